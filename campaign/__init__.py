@@ -1,0 +1,32 @@
+"""Campaign: coalition sign-on letters. create_app wires the pieces together and nothing more."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import cli, config, database, paths, views
+from .extensions import csrf, db, login, mail, migrate
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, production: bool = False) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("CAMPAIGN_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder=str(paths.TEMPLATES),
+    )
+    config.load(app, test_config, production)
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(paths.MIGRATIONS))
+    mail.init_app(app)
+    csrf.init_app(app)
+    login.init_app(app)
+
+    views.init_app(app)
+    cli.init_app(app)
+    return app

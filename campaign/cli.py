@@ -1,0 +1,240 @@
+"""The `campaign` commands: each a thin call into the domain, with one-line errors, never a traceback."""
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import flask_migrate
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import accounts, letters, outbox, render, signing
+from .extensions import db
+from .letters import LetterError
+from .models import Letter, Signature
+from .paths import LETTERS
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_EMAIL = "demo@example.org"
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db, create_organizer, import_letter, import_signatures, worker,
+                    export_pdf, export_csv, demo):
+        app.cli.add_command(command)
+
+
+def one_line_errors(fn: F) -> F:
+    """Turn the errors a user can cause into `Error: <one line>` and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (LetterError, signing.SigningError, accounts.AccountError) as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(
+                f"database error: {reason} (has `campaign init-db` been run?)") from None
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}:{where}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def letter_by_slug(slug: str) -> Letter:
+    letter = letters.get_letter(slug)
+    if letter is None:
+        raise LetterError(f"no letter with the slug {slug!r}")
+    return letter
+
+
+# ------------------------------------------------------------------ schema and accounts
+
+
+@click.command("init-db")
+@one_line_errors
+def init_db() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    upgrade_schema()
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def upgrade_schema() -> None:
+    Path(current_app.instance_path).mkdir(parents=True, exist_ok=True)
+    flask_migrate.upgrade(directory=str(current_app.extensions["migrate"].directory))
+
+
+@click.command("create-organizer")
+@click.argument("email")
+@click.option("--name", default="", help="The organizer's name.")
+@one_line_errors
+def create_organizer(email: str, name: str) -> None:
+    """Create a staff account. The password comes from standard input, or is prompted for."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    organizer = accounts.create_organizer(email, password, name)
+    db.session.commit()
+    click.echo(f"Created organizer {organizer.email}")
+
+
+# ------------------------------------------------------------------ letters and signatures
+
+
+@click.command("import-letter")
+@click.argument("path", type=click.Path(path_type=Path))
+@one_line_errors
+def import_letter(path: Path) -> None:
+    """Create or update a letter from a letter file; prints its slug."""
+    text = letters.parse_file(path, current_app.config["TZ"])
+    letter = letters.save(text)
+    db.session.commit()
+    click.echo(letter.slug)
+
+
+@click.command("import-signatures")
+@click.argument("slug")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--approved", is_flag=True, help="List the imported signatories at once.")
+@one_line_errors
+def import_signatures(slug: str, file: Path, approved: bool) -> None:
+    """Import signatories from a CSV file: all rows or none."""
+    letter = letter_by_slug(slug)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 text (save it as CSV UTF-8)") from None
+    count = signing.import_csv(letter, text, approved=approved)
+    db.session.commit()
+    click.echo(f"Imported {count} signatories into {letter.slug}")
+
+
+@click.command("export-pdf")
+@click.argument("slug")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def export_pdf(slug: str, output: Path) -> None:
+    """Write the signed letter (the letter and its approved signatories) as PDF."""
+    blob = render.signed_pdf(letter_by_slug(slug))
+    output.write_bytes(blob)
+    click.echo(f"Wrote {output} ({len(blob) // 1024} kB)")
+
+
+@click.command("export-csv")
+@click.argument("slug")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
+@click.option("--private", is_flag=True, help="Add contact name, email and phone.")
+@one_line_errors
+def export_csv(slug: str, output: Path, private: bool) -> None:
+    """Write the approved signatories as CSV."""
+    rows = signing.export_rows(letter_by_slug(slug), private=private)
+    with output.open("w", encoding="utf-8", newline="") as f:
+        for chunk in signing.csv_lines(rows, private=private):
+            f.write(chunk)
+    click.echo(f"Wrote {output}")
+
+
+# ------------------------------------------------------------------ mail
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@one_line_errors
+def worker(once: bool, interval: float) -> None:
+    """Deliver queued email, retrying with backoff."""
+    if not once:
+        click.echo("Delivering queued email; stop with Ctrl+C.")
+    try:
+        outbox.run_worker(once=once, interval=interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@contextmanager
+def worker_alongside(env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run `campaign worker` in a child process for as long as the block runs."""
+    if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # the reloader's child: its parent has one
+        yield
+        return
+    child = subprocess.Popen([sys.executable, "-m", "campaign", "worker"],
+                             env={**os.environ, **(env or {})})
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+# ------------------------------------------------------------------ demo
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@one_line_errors
+def demo(host: str, port: int) -> None:
+    """Schema, example letters, a demo organizer and sample signatories; then serve."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    upgrade_schema()
+    slugs = load_example_letters()
+    password = demo_organizer()
+    db.session.commit()
+    base = f"http://{host}:{port}"
+    env = {}
+    if not os.environ.get("CAMPAIGN_BASE_URL"):
+        app.config["BASE_URL"] = base
+        env["CAMPAIGN_BASE_URL"] = base
+    click.echo(
+        f"\nCampaign is running at {base}/\n"
+        f"  letters: {', '.join(f'{base}/letters/{s}' for s in slugs)}\n"
+        f"  organizer login: {base}/login  email {DEMO_EMAIL}  password {password}\n"
+        f"  data in {app.instance_path}; mail is "
+        f"{'sent through ' + str(app.config['MAIL_SERVER']) if app.config['MAIL_SERVER'] else 'shown here and saved under ' + str(Path(app.instance_path) / 'mail')}\n"
+    )
+    with worker_alongside(env):
+        app.run(host=host, port=port, use_reloader=False, debug=False)
+
+
+def load_example_letters() -> list[str]:
+    """Import every letter file in letters/ and give the open ones sample signatories."""
+    slugs = []
+    for path in letters.letter_files(LETTERS):
+        letter = letters.save(letters.parse_file(path, current_app.config["TZ"]))
+        slugs.append(letter.slug)
+        sample = path.with_suffix(".csv")
+        has_signatures = db.session.scalar(
+            select(func.count()).select_from(Signature).where(Signature.letter_id == letter.id))
+        if sample.exists() and not has_signatures:
+            signing.import_csv(letter, sample.read_text(encoding="utf-8"), approved=True)
+    return slugs
+
+
+def demo_organizer() -> str:
+    """Create the demo organizer, or give it a fresh password; returns the password."""
+    password = secrets.token_urlsafe(9)
+    existing = accounts.find(DEMO_EMAIL)
+    if existing is None:
+        accounts.create_organizer(DEMO_EMAIL, password, "Demo Organizer")
+    else:
+        existing.password_hash = accounts.hasher.hash(password)
+        existing.failed_logins = 0
+    return password

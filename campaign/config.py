@@ -1,0 +1,130 @@
+"""Settings: defaults -> instance config.py -> CAMPAIGN_* environment -> test mapping; then a check."""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+PREFIX = "CAMPAIGN_"
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # SQLite file in the instance folder
+    "SECRET_KEY": None,  # generated once and kept in the instance folder (not in production)
+    "BASE_URL": "http://127.0.0.1:5000",
+    "TIMEZONE": "UTC",
+    "RATELIMIT_ENABLED": True,
+    "MAIL_SERVER": None,  # no server: mail is printed and written to the instance folder
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Campaign <letters@example.org>",
+    "MAIL_TIMEOUT": 20.0,  # seconds; Flask-Mail itself sets none
+    "MAIL_MAX_ATTEMPTS": 8,
+    "TOKEN_MAX_AGE_DAYS": 7,
+    "SIGN_LIMIT_PER_HOUR": 30,  # submissions per IP and letter before they are held for review
+    "LOGIN_LIMIT_PER_HOUR": 30,  # failed logins per IP before further tries are refused
+    "PDF_TIMEOUT": 300,
+}
+
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False, "": False}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        try:
+            return _BOOLS[raw.strip().lower()]
+        except KeyError:
+            raise ConfigError(f"{PREFIX}{key} must be true or false, not {raw!r}") from None
+    if isinstance(default, int | float):
+        try:
+            return type(default)(raw)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{key} must be a number, not {raw!r}") from None
+    if key == "MAIL_PORT":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{key} must be a number, not {raw!r}") from None
+    return raw
+
+
+def load(app: Flask, test_config: Mapping[str, Any] | None, production: bool) -> None:
+    """Fill app.config from the layers, in order, then check the result."""
+    settings = dict(DEFAULTS)
+
+    instance_file = Path(app.instance_path) / "config.py"
+    if instance_file.exists():
+        scope: dict[str, Any] = {}
+        exec(compile(instance_file.read_text(), str(instance_file), "exec"), scope)  # noqa: S102
+        settings.update({k: v for k, v in scope.items() if k.isupper()})
+
+    for name, raw in os.environ.items():
+        if name.startswith(PREFIX) and name != f"{PREFIX}INSTANCE_PATH":
+            key = name[len(PREFIX):]
+            settings[key] = _coerce(key, raw, DEFAULTS.get(key))
+
+    settings.update(test_config or {})
+    _finish(app, settings, production)
+
+
+def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
+    instance = Path(app.instance_path)
+    if not settings.get("DATABASE_URL"):
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'campaign.sqlite3'}"
+    settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    if not settings.get("SECRET_KEY"):
+        if production:
+            raise ConfigError(
+                "CAMPAIGN_SECRET_KEY is not set: production refuses to start without one "
+                "(set it in the environment or in the instance folder's config.py)"
+            )
+        settings["SECRET_KEY"] = _local_secret(instance)
+
+    try:
+        settings["TZ"] = ZoneInfo(settings["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CAMPAIGN_TIMEZONE {settings['TIMEZONE']!r} is not a known time zone") from None
+
+    settings["BASE_URL"] = str(settings["BASE_URL"]).rstrip("/")
+    settings["MAIL_SUPPRESS_SEND"] = not settings.get("MAIL_SERVER")
+    settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    settings.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    settings.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    secure = settings["BASE_URL"].startswith("https://")
+    settings.setdefault("SESSION_COOKIE_SECURE", secure)
+    settings.setdefault("REMEMBER_COOKIE_SECURE", secure)
+    settings.setdefault("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
+    settings.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
+    settings["PRODUCTION"] = production
+    app.config.update(settings)
+
+
+def _local_secret(instance: Path) -> str:
+    """A key generated once for local use and kept in the instance folder."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

@@ -1,0 +1,134 @@
+"""Flask-WTF forms: field validation only; the domain modules decide the rest."""
+from __future__ import annotations
+
+import pycountry
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, Optional, Regexp
+
+from .letters import SLUG_RE
+from .models import LETTER_STATUSES
+
+SCOPE_CHOICES = [
+    ("national", "National"),
+    ("state", "State or regional"),
+    ("local", "Local"),
+    ("international", "International"),
+]
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    names = sorted((c.name for c in pycountry.countries), key=str.casefold)
+    return [(n, n) for n in ["United States"] + [n for n in names if n != "United States"]]
+
+
+COUNTRY_CHOICES = _country_choices()
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+STRIP = [_strip]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=STRIP)
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField("Log in")
+
+
+class LetterForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=300)], filters=STRIP)
+    slug = StringField(
+        "Address (slug)",
+        validators=[Optional(), Length(max=80),
+                    Regexp(SLUG_RE, message="Use lowercase letters, digits and single hyphens.")],
+        filters=STRIP,
+        description="The letter's address: /letters/<slug>. Left blank, it is made from the title.",
+    )
+    recipient = TextAreaField("Addressee", validators=[Length(max=2000)], filters=STRIP,
+                              description="The addressee block, one line each.")
+    body = TextAreaField("Letter (Markdown)", validators=[DataRequired(), Length(max=100_000)])
+    deadline = StringField(
+        "Deadline", validators=[Optional(), Length(max=40)], filters=STRIP,
+        description="A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
+                    "2026-06-30 17:00. Empty for none.",
+    )
+    status = SelectField("Status", choices=[(s, s.capitalize()) for s in LETTER_STATUSES])
+    language = StringField("Language", default="en", validators=[DataRequired(), Length(max=16)],
+                           filters=STRIP)
+    require_approval = BooleanField("Approve signatories before they are listed", default=True)
+    show_contact_names = BooleanField("Show contact names on the public list")
+    preview = SubmitField("Preview")
+    submit = SubmitField("Save letter")
+
+
+class SignForm(FlaskForm):
+    organization = StringField("Organization name", validators=[DataRequired(), Length(max=300)],
+                               filters=STRIP)
+    contact_name = StringField("Your name", validators=[DataRequired(), Length(max=200)],
+                               filters=STRIP)
+    contact_title = StringField("Your title or role", validators=[Optional(), Length(max=200)],
+                                filters=STRIP)
+    email = EmailField(
+        "Email", validators=[DataRequired(), Length(max=254), Email(check_deliverability=False)],
+        filters=STRIP, description="We send a link to confirm. Never shown publicly.",
+    )
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=50)], filters=STRIP,
+                        description="Only the organizers see it.")
+    website = StringField("Website", validators=[Optional(), Length(max=300),
+                                                 URL(require_tld=True, message="Enter a web address "
+                                                     "such as https://example.org")],
+                          filters=STRIP)
+    city = StringField("City", validators=[Optional(), Length(max=120)], filters=STRIP)
+    region = StringField("State / Region", validators=[Optional(), Length(max=120)], filters=STRIP)
+    country = SelectField("Country", choices=COUNTRY_CHOICES, default="United States")
+    scope = SelectField("Your organization works at the level of", choices=SCOPE_CHOICES,
+                        default="local")
+    consent = BooleanField(
+        "I agree that our organization's name may be listed publicly as a signatory",
+        validators=[InputRequired(message="Please agree that the name may be listed.")],
+    )
+    authorized = BooleanField(
+        "I am authorized to sign on behalf of this organization",
+        validators=[InputRequired(message="Please confirm that you may sign for the organization.")],
+    )
+    keep_updated = BooleanField("Keep me updated about this letter")
+    # A field people never see; bots fill it in.
+    nickname = StringField("Leave this empty", validators=[Optional()])
+    submit = SubmitField("Sign the letter")
+
+
+class ResendForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254),
+                                            Email(check_deliverability=False)], filters=STRIP)
+    submit = SubmitField("Send a new link")
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField("Confirm my signature")
+
+
+class ActionForm(FlaskForm):
+    """A bare form for a button: carries only the CSRF token."""
+
+
+class RenameForm(FlaskForm):
+    display_name = StringField("Shown as", validators=[Optional(), Length(max=300)], filters=STRIP)
+    submit = SubmitField("Save name")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
+    approved = BooleanField("List them at once (approved)")
+    submit = SubmitField("Import")

@@ -1,0 +1,221 @@
+"""Letters: file format <-> Letter rows, edits, publishing, and versions with a content hash."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from .extensions import db
+from .models import LETTER_STATUSES, Letter, LetterVersion
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language"}
+
+
+class LetterError(ValueError):
+    """A letter file or form value that cannot be used; the message names the problem."""
+
+
+@dataclass
+class LetterText:
+    """What a letter file or the edit form carries, checked."""
+
+    title: str
+    slug: str
+    body: str
+    recipient: str = ""
+    deadline: datetime | None = None
+    status: str = "draft"
+    language: str = "en"
+
+
+# ------------------------------------------------------------------ values
+
+
+def check_slug(slug: str) -> str:
+    slug = (slug or "").strip()
+    if not SLUG_RE.match(slug) or len(slug) > 80:
+        raise LetterError(
+            f"slug {slug!r} must be lowercase letters, digits and single hyphens (at most 80)"
+        )
+    return slug
+
+
+def check_status(status: str) -> str:
+    if status not in LETTER_STATUSES:
+        raise LetterError(f"status must be one of {', '.join(LETTER_STATUSES)}, not {status!r}")
+    return status
+
+
+def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
+    """ISO 8601 date or date-time; without a zone it is read in `zone`; a date alone means the end
+    of that day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.max)
+    else:
+        text = str(value).strip()
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                moment = datetime.combine(date.fromisoformat(text), time.max)
+            else:
+                moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            raise LetterError(
+                f"deadline {text!r} is not an ISO 8601 date (2026-06-30) or date-time"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:80].rstrip("-") or "letter"
+
+
+# ------------------------------------------------------------------ files
+
+
+def parse_file(path: Path, zone: tzinfo) -> LetterText:
+    """Read a letter file: YAML front matter between --- lines, then the Markdown body."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LetterError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LetterError(f"{path}: is a folder, not a letter file") from None
+    except UnicodeDecodeError:
+        raise LetterError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise LetterError(f"{path}: {exc.strerror}") from None
+    return parse_text(raw, zone, name=str(path))
+
+
+def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
+    raw = raw.lstrip("\ufeff")
+    match = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)(.*)\Z", raw, re.S)
+    if not match:
+        raise LetterError(f"{name}: no front matter (the file must start with a line '---')")
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark else ""
+        raise LetterError(f"{name}: the front matter is not valid YAML{where}") from None
+    if not isinstance(meta, dict):
+        raise LetterError(f"{name}: the front matter must be 'key: value' lines")
+    unknown = sorted(set(map(str, meta)) - KNOWN_KEYS)
+    if unknown:
+        raise LetterError(f"{name}: unknown key {unknown[0]!r} in the front matter")
+    for key in ("title", "slug"):
+        if not str(meta.get(key) or "").strip():
+            raise LetterError(f"{name}: the front matter has no {key!r}")
+    try:
+        return LetterText(
+            title=_one_line(str(meta["title"]), "title"),
+            slug=check_slug(str(meta["slug"])),
+            recipient=str(meta.get("recipient") or "").strip(),
+            deadline=parse_deadline(meta.get("deadline"), zone),
+            status=check_status(str(meta.get("status") or "draft")),
+            language=_language(str(meta.get("language") or "en")),
+            body=match.group(2).strip() + "\n",
+        )
+    except LetterError as exc:
+        raise LetterError(f"{name}: {exc}") from None
+
+
+def _one_line(text: str, what: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > 300:
+        raise LetterError(f"the {what} is longer than 300 characters")
+    return text
+
+
+def _language(code: str) -> str:
+    code = code.strip()
+    if not LANGUAGE_RE.match(code):
+        raise LetterError(f"language {code!r} is not a language code such as en or es")
+    return code
+
+
+def letter_files(folder: Path) -> list[Path]:
+    """The letter files of a folder: every *.md that opens with front matter."""
+    return sorted(p for p in folder.glob("*.md") if p.read_text(encoding="utf-8").startswith("---"))
+
+
+# ------------------------------------------------------------------ rows
+
+
+def get_letter(slug: str) -> Letter | None:
+    return db.session.scalar(select(Letter).where(Letter.slug == slug))
+
+
+def open_letters() -> list[Letter]:
+    """Open letters, the nearest deadline first."""
+    return list(db.session.scalars(
+        select(Letter).where(Letter.status == "open")
+        .order_by(Letter.deadline.is_(None), Letter.deadline, Letter.title)
+    ))
+
+
+def closed_letters(limit: int = 20) -> list[Letter]:
+    return list(db.session.scalars(
+        select(Letter).where(Letter.status == "closed").order_by(Letter.updated_at.desc()).limit(limit)
+    ))
+
+
+def all_letters() -> list[Letter]:
+    return list(db.session.scalars(select(Letter).order_by(Letter.updated_at.desc())))
+
+
+def save(text: LetterText, letter: Letter | None = None) -> Letter:
+    """Create or update a letter from checked text; record a version if its public text changed."""
+    if letter is None:
+        letter = get_letter(text.slug) or Letter(slug=text.slug)
+        db.session.add(letter)
+    elif text.slug != letter.slug:
+        taken = get_letter(text.slug)
+        if taken is not None and taken is not letter:
+            raise LetterError(f"the slug {text.slug!r} is taken by another letter")
+        letter.slug = text.slug
+    letter.title = text.title
+    letter.recipient = text.recipient
+    letter.body = text.body
+    letter.deadline = text.deadline
+    letter.status = text.status
+    letter.language = text.language
+    record_version(letter)
+    db.session.flush()
+    return letter
+
+
+def record_version(letter: Letter) -> LetterVersion | None:
+    """Keep the public text as a numbered version: drafts have none; an open or closed letter whose
+    text differs from its latest version gets the next number."""
+    if letter.status == "draft":
+        return None
+    digest = letter.content_hash()
+    current = letter.current_version
+    if current is not None and current.content_hash == digest:
+        return None
+    version = LetterVersion(
+        number=(current.number + 1) if current else 1,
+        title=letter.title,
+        recipient=letter.recipient,
+        body=letter.body,
+        content_hash=digest,
+    )
+    letter.versions.append(version)
+    return version

@@ -1,0 +1,208 @@
+"""The tables: organizers, letters and their versions, signatures, the email outbox."""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    types,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone, so it stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+LETTER_STATUSES = ("draft", "open", "closed")
+SCOPES = ("national", "state", "local", "international")
+SCOPE_LABELS = {
+    "national": "National organizations",
+    "state": "State and regional organizations",
+    "local": "Local organizations",
+    "international": "International organizations",
+}
+SIGNATURE_STATUSES = ("unconfirmed", "pending", "approved", "rejected")
+
+
+class Organizer(UserMixin, db.Model):
+    __tablename__ = "organizer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Letter(db.Model):
+    __tablename__ = "letter"
+    __table_args__ = (
+        CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=True)
+    show_contact_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[LetterVersion]] = relationship(
+        back_populates="letter", order_by="LetterVersion.number", cascade="all, delete-orphan"
+    )
+
+    @property
+    def current_version(self) -> LetterVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    def content_hash(self) -> str:
+        return text_hash(self.title, self.recipient, self.body)
+
+    def is_past_deadline(self, now: datetime | None = None) -> bool:
+        return self.deadline is not None and (now or utcnow()) > self.deadline
+
+    def accepts_signatures(self, now: datetime | None = None) -> bool:
+        return self.status == "open" and not self.is_past_deadline(now)
+
+    def is_public(self) -> bool:
+        return self.status != "draft"
+
+
+def text_hash(title: str, recipient: str, body: str) -> str:
+    """SHA-256 of a letter's text, normalized so that line endings and trailing spaces don't count."""
+
+    def norm(text: str) -> str:
+        text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+        return "\n".join(line.rstrip() for line in text.strip().split("\n"))
+
+    joined = "\x1e".join(norm(part) for part in (title, recipient, body))
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+class LetterVersion(db.Model):
+    """The text of a letter as it was public at some point; signatures point at one."""
+
+    __tablename__ = "letter_version"
+    __table_args__ = (UniqueConstraint("letter_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    letter: Mapped[Letter] = relationship(back_populates="versions")
+
+
+class Signature(db.Model):
+    __tablename__ = "signature"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "email"),
+        CheckConstraint(f"status IN {SIGNATURE_STATUSES}", name="status"),
+        CheckConstraint(f"scope IN {SCOPES}", name="scope"),
+        Index("ix_signature_listing", "letter_id", "status", "scope", "sort_key"),
+        Index("ix_signature_letter_org", "letter_id", "org_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("letter_version.id"))
+    organization: Mapped[str] = mapped_column(String(300))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    sort_key: Mapped[str] = mapped_column(String(300))
+    org_key: Mapped[str] = mapped_column(String(300))
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_title: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    region: Mapped[str] = mapped_column(String(120), default="")
+    country: Mapped[str] = mapped_column(String(120), default="")
+    scope: Mapped[str] = mapped_column(String(16), default="local")
+    keep_updated: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="unconfirmed")
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    letter: Mapped[Letter] = relationship()
+    version: Mapped[LetterVersion | None] = relationship()
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.organization
+
+    @property
+    def place(self) -> str:
+        return ", ".join(part for part in (self.city, self.region) if part)
+
+
+Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
+
+
+class OutboxMessage(db.Model):
+    """One email, written in the transaction that caused it and delivered by the worker."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "send_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, sending, sent, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

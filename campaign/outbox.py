@@ -1,0 +1,205 @@
+"""Durable email: enqueue in the caller's transaction; the worker claims, delivers, retries, gives up."""
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message
+from sqlalchemy import func, select, update
+
+from .extensions import db
+from .models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait before retry N (the first retry comes within 30 seconds).
+BACKOFF = (20, 60, 300, 900, 1800, 3600, 7200)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (line breaks included) so no text can add a header."""
+    return " ".join(str(text).split())
+
+
+def enqueue(kind: str, recipient: str, subject: str, template: str, **context: Any) -> OutboxMessage:
+    """Write an email to the outbox in the current transaction; it is sent after commit."""
+    message = OutboxMessage(
+        kind=kind,
+        recipient=one_line(recipient),
+        subject=one_line(subject)[:300],
+        body_text=render_template(f"email/{template}.txt", **context),
+        body_html=render_template(f"email/{template}.html", **context),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+# ------------------------------------------------------------------ delivery
+
+
+class TimeoutConnection(Connection):
+    """Flask-Mail's connection with a socket timeout, so a hung server cannot block the worker."""
+
+    def __init__(self, mail: Any, timeout: float) -> None:
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        cls = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = cls(self.mail.server, self.mail.port, timeout=self.timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def lease_seconds() -> float:
+    return float(current_app.config["MAIL_TIMEOUT"]) * 4 + 60
+
+
+def claim(limit: int, now: datetime | None = None) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for this worker and commit the claim.
+
+    A claimed message is 'sending' until its lease (send_after) runs out, so a worker that died
+    mid-send gives its messages back. On PostgreSQL, FOR UPDATE SKIP LOCKED keeps two workers off
+    the same rows; SQLite serializes the claim with its immediate write transaction.
+    """
+    now = now or utcnow()
+    due = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_(("queued", "sending")), OutboxMessage.send_after <= now)
+        .order_by(OutboxMessage.send_after, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list(db.session.scalars(due))
+    lease = now + timedelta(seconds=lease_seconds())
+    for message in messages:
+        message.status = "sending"
+        message.attempts += 1
+        message.send_after = lease
+    db.session.commit()
+    return messages
+
+
+def deliver_due(limit: int = 100) -> int:
+    """Deliver what is due now; returns how many were sent."""
+    messages = claim(limit)
+    if not messages:
+        return 0
+    sent = 0
+    if current_app.config["MAIL_SUPPRESS_SEND"]:
+        for message in messages:
+            _write_locally(message)
+            _mark_sent(message)
+            sent += 1
+        return sent
+    try:
+        with TimeoutConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"]) as conn:
+            for message in messages:
+                try:
+                    conn.send(_as_mail(message))
+                except smtplib.SMTPRecipientsRefused as exc:
+                    _mark_failed(message, f"recipient refused: {exc.recipients!r}"[:500], final=True)
+                else:
+                    _mark_sent(message)
+                    sent += 1
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("mail server unavailable (%s); will retry", reason)
+        for message in messages:
+            if message.status == "sending":
+                _mark_failed(message, reason)
+    return sent
+
+
+def _as_mail(message: OutboxMessage) -> Message:
+    return Message(
+        subject=one_line(message.subject),
+        recipients=[one_line(message.recipient)],
+        body=message.body_text,
+        html=message.body_html or None,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+
+
+def _mark_sent(message: OutboxMessage) -> None:
+    message.status = "sent"
+    message.sent_at = utcnow()
+    message.last_error = ""
+    db.session.commit()
+    log.info("sent message %s (%s)", message.id, message.kind)
+
+
+def _mark_failed(message: OutboxMessage, reason: str, final: bool = False) -> None:
+    message.last_error = reason
+    if final or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        message.status = "dead"
+        log.error("gave up on message %s (%s) after %s attempts", message.id, message.kind,
+                  message.attempts)
+    else:
+        message.status = "queued"
+        wait = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+        message.send_after = utcnow() + timedelta(seconds=wait)
+    db.session.commit()
+
+
+def retry(message_ids: list[int]) -> int:
+    """Put dead messages back in the queue (an organizer's retry button)."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
+        .values(status="queued", attempts=0, send_after=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def _write_locally(message: OutboxMessage) -> None:
+    """No mail server configured: show the message on the console and keep a copy."""
+    folder = Path(current_app.instance_path) / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    mail = _as_mail(message)
+    (folder / f"{message.id:06d}-{message.kind}.eml").write_bytes(mail.as_bytes())
+    print(f"\n----- email {message.id} to {message.recipient}: {message.subject}\n"
+          f"{message.body_text}\n----- (saved in {folder})", flush=True)
+
+
+def waiting_count() -> int:
+    """Messages not yet delivered (queued or being sent)."""
+    return int(db.session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.status.in_(("queued", "sending")))
+    ) or 0)
+
+
+def dead_messages(limit: int = 200) -> list[OutboxMessage]:
+    return list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == "dead")
+        .order_by(OutboxMessage.id.desc()).limit(limit)
+    ))
+
+
+def run_worker(once: bool = False, interval: float = 1.0) -> None:
+    """Deliver until stopped; with `once`, deliver what is due now and return."""
+    while True:
+        try:
+            while deliver_due():
+                pass
+        except Exception:  # keep the worker alive through a database outage
+            db.session.rollback()
+            log.exception("outbox delivery failed; trying again shortly")
+            if once:
+                raise
+        finally:
+            db.session.remove()
+        if once:
+            return
+        time.sleep(interval)
+

@@ -1,0 +1,49 @@
+"""Registers every blueprint, the error pages and the security headers in one place."""
+from __future__ import annotations
+
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..paths import STATIC
+from . import admin, auth, public
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def init_app(app: Flask) -> None:
+    app.static_folder = str(STATIC)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    app.after_request(security_headers)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, http_error)
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def csrf_error(error: CSRFError) -> tuple[str, int]:
+    return render_template("error.html", code=400, title="This form has expired",
+                           message="Your session ended or the form was open too long. Go back, "
+                                   "reload the page and send it again."), 400
+
+
+def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    if error.code is None or error.code < 400:
+        return error
+    titles = {404: "Page not found", 405: "Not allowed", 413: "Too much data",
+              429: "Too many requests"}
+    return render_template("error.html", code=error.code,
+                           title=titles.get(error.code, error.name),
+                           message=error.description), error.code
