@@ -13,22 +13,23 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from .letters import SLUG_RE
 from .models import LETTER_STATUSES
 
 SCOPE_CHOICES = [
-    ("national", "National"),
-    ("state", "State or regional"),
-    ("local", "Local"),
-    ("international", "International"),
+    SelectChoice("national", "National"),
+    SelectChoice("state", "State or regional"),
+    SelectChoice("local", "Local"),
+    SelectChoice("international", "International"),
 ]
 
 
-def _country_choices() -> list[tuple[str, str]]:
+def _country_choices() -> list[SelectChoice]:
     names = sorted((c.name for c in pycountry.countries), key=str.casefold)
-    return [(n, n) for n in ["United States"] + [n for n in names if n != "United States"]]
+    return [SelectChoice(n) for n in ["United States"] + [n for n in names if n != "United States"]]
 
 
 COUNTRY_CHOICES = _country_choices()
@@ -64,7 +65,7 @@ class LetterForm(FlaskForm):
         description="A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
                     "2026-06-30 17:00. Empty for none.",
     )
-    status = SelectField("Status", choices=[(s, s.capitalize()) for s in LETTER_STATUSES])
+    status = SelectField("Status", choices=[SelectChoice(s, s.capitalize()) for s in LETTER_STATUSES])
     language = StringField("Language", default="en", validators=[DataRequired(), Length(max=16)],
                            filters=STRIP)
     require_approval = BooleanField("Approve signatories before they are listed", default=True)
