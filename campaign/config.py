@@ -1,4 +1,4 @@
-"""Settings: defaults -> instance config.py -> CAMPAIGN_* environment -> test mapping; then a check."""
+"""Settings: defaults -> instance config.py -> CAMPAIGN_* environment -> test mapping, checked."""
 from __future__ import annotations
 
 import os
@@ -29,7 +29,6 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_ATTEMPTS": 8,
     "TOKEN_MAX_AGE_DAYS": 7,
     "SIGN_LIMIT_PER_HOUR": 30,  # submissions per IP and letter before they are held for review
-    "LOGIN_LIMIT_PER_HOUR": 30,  # failed logins per IP before further tries are refused
     "PDF_TIMEOUT": 300,
 }
 
@@ -41,23 +40,47 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
-def _coerce(key: str, raw: str, default: Any) -> Any:
+def _coerce(raw: str, default: Any, source: str) -> Any:
+    """A setting given as text, as its default's type; `source` names where it was given."""
     if isinstance(default, bool):
         try:
             return _BOOLS[raw.strip().lower()]
         except KeyError:
-            raise ConfigError(f"{PREFIX}{key} must be true or false, not {raw!r}") from None
+            raise ConfigError(f"{source} must be true or false, not {raw!r}") from None
     if isinstance(default, int | float):
         try:
             return type(default)(raw)
         except ValueError:
-            raise ConfigError(f"{PREFIX}{key} must be a number, not {raw!r}") from None
-    if key == "MAIL_PORT":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{PREFIX}{key} must be a number, not {raw!r}") from None
+            raise ConfigError(f"{source} must be a number, not {raw!r}") from None
     return raw
+
+
+def _check_type(value: Any, default: Any, source: str) -> Any:
+    """A value from the instance config.py: text is read as the environment's would be."""
+    if isinstance(value, str):
+        return _coerce(value, default, source)
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise ConfigError(f"{source} must be True or False, not {value!r}")
+    if (isinstance(default, int | float) and not isinstance(default, bool)
+            and (isinstance(value, bool) or not isinstance(value, int | float))):
+        raise ConfigError(f"{source} must be a number, not {value!r}")
+    return value
+
+
+def _read_instance_config(path: Path) -> dict[str, Any]:
+    """The upper-case names set in the instance folder's config.py; a broken file: ConfigError."""
+    scope: dict[str, Any] = {}
+    try:
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), scope)  # noqa: S102
+    except SyntaxError as exc:
+        raise ConfigError(f"{path}, line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:  # anything the file itself raises
+        raise ConfigError(f"{path}: {type(exc).__name__}: {exc}") from None
+    settings = {}
+    for key, value in scope.items():
+        if key.isupper():
+            settings[key] = _check_type(value, DEFAULTS.get(key), f"{key} in {path}")
+    return settings
 
 
 def load(app: Flask, test_config: Mapping[str, Any] | None, production: bool) -> None:
@@ -66,14 +89,12 @@ def load(app: Flask, test_config: Mapping[str, Any] | None, production: bool) ->
 
     instance_file = Path(app.instance_path) / "config.py"
     if instance_file.exists():
-        scope: dict[str, Any] = {}
-        exec(compile(instance_file.read_text(), str(instance_file), "exec"), scope)  # noqa: S102
-        settings.update({k: v for k, v in scope.items() if k.isupper()})
+        settings.update(_read_instance_config(instance_file))
 
     for name, raw in os.environ.items():
         if name.startswith(PREFIX) and name != f"{PREFIX}INSTANCE_PATH":
             key = name[len(PREFIX):]
-            settings[key] = _coerce(key, raw, DEFAULTS.get(key))
+            settings[key] = _coerce(raw, DEFAULTS.get(key), name)
 
     settings.update(test_config or {})
     _finish(app, settings, production)
@@ -96,8 +117,10 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
 
     try:
         settings["TZ"] = ZoneInfo(settings["TIMEZONE"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"CAMPAIGN_TIMEZONE {settings['TIMEZONE']!r} is not a known time zone") from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(
+            f"CAMPAIGN_TIMEZONE {settings['TIMEZONE']!r} is not a known time zone"
+        ) from None
 
     settings["BASE_URL"] = str(settings["BASE_URL"]).rstrip("/")
     settings["MAIL_SUPPRESS_SEND"] = not settings.get("MAIL_SERVER")

@@ -1,11 +1,12 @@
 """Registers every blueprint, the error pages and the security headers in one place."""
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..paths import STATIC
+from ..extensions import db
 from . import admin, auth, public
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -13,13 +14,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def init_app(app: Flask) -> None:
-    app.static_folder = str(STATIC)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.after_request(security_headers)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(OperationalError, database_unavailable)
 
 
 def security_headers(response: Response) -> Response:
@@ -37,6 +38,15 @@ def csrf_error(error: CSRFError) -> tuple[str, int]:
     return render_template("error.html", code=400, title="This form has expired",
                            message="Your session ended or the form was open too long. Go back, "
                                    "reload the page and send it again."), 400
+
+
+def database_unavailable(error: OperationalError) -> tuple[str, int, dict[str, str]]:
+    """The database is down or locked for too long: say so, and let the next request reconnect."""
+    db.session.rollback()
+    current_app.logger.error("database unavailable: %s", str(error.orig).splitlines()[0])
+    return render_template("error.html", code=503, title="Please try again in a minute",
+                           message="The site is busy or being maintained. Nothing you sent was "
+                                   "saved; please send it again shortly."), 503, {"Retry-After": "30"}
 
 
 def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
