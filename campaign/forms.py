@@ -105,8 +105,8 @@ class SignForm(FlaskForm):
         validators=[InputRequired(message="Please confirm that you may sign for the organization.")],
     )
     keep_updated = BooleanField("Keep me updated about this letter")
-    # A field people never see; bots fill it in.
-    nickname = StringField("Leave this empty", validators=[Optional()])
+    # A field people never see (and browsers never autofill); bots fill it in.
+    leave_empty = StringField("Leave this empty", validators=[Optional()])
     submit = SubmitField("Sign the letter")
 
 

@@ -64,7 +64,7 @@ def letter(slug: str) -> Response | str | tuple[str, int]:
         elif form.validate_on_submit():
             try:
                 outcome = signing.sign(letter, _signer_input(form), ip=request.remote_addr,
-                                       honeypot=bool(form.nickname.data))
+                                       honeypot=bool(form.leave_empty.data))
             except LetterNotOpen as exc:
                 problem = str(exc)
             except SigningError as exc:
