@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 import flask_migrate
 from flask import Flask, current_app
+from werkzeug.serving import run_simple
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -211,7 +212,7 @@ def demo(host: str, port: int) -> None:
         f"{'sent through ' + str(app.config['MAIL_SERVER']) if app.config['MAIL_SERVER'] else 'shown here and saved under ' + str(Path(app.instance_path) / 'mail')}\n"
     )
     with worker_alongside(env):
-        app.run(host=host, port=port, use_reloader=False, debug=False)
+        run_simple(host, port, app, threaded=True)
 
 
 def load_example_letters() -> list[str]:

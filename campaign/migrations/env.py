@@ -1,12 +1,10 @@
 """Alembic environment: runs the migrations on the app's own engine (Flask-SQLAlchemy 3)."""
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 
-config = context.config
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+config = context.config  # logging is left to the app: no fileConfig here
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
