@@ -1,11 +1,11 @@
-"""The `campaign` console script: Flask's CLI bound to the app factory (also `python -m campaign`)."""
+"""The `campaign` console script (also `python -m campaign`): Flask's CLI on the app factory."""
 from __future__ import annotations
 
 import sys
 from typing import Any
 
 import click
-from flask.cli import FlaskGroup, run_command
+from flask.cli import FlaskGroup, ScriptInfo, run_command
 
 from . import create_app
 from .cli import worker_alongside
@@ -25,6 +25,16 @@ class CampaignGroup(FlaskGroup):
         if name == "run":
             return run_with_worker
         return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Flask prints a traceback here when the app fails to load; a bad setting gets one line."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except ConfigError:
+            raise
+        except Exception:  # noqa: S110 - Flask's own list_commands reports anything else
+            pass
+        return super().list_commands(ctx)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
