@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -156,13 +157,15 @@ def export_csv(slug: str, output: Path, private: bool) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--with-parent", is_flag=True, hidden=True, help="Stop when the parent process ends.")
 @one_line_errors
-def worker(once: bool, interval: float) -> None:
+def worker(once: bool, interval: float, with_parent: bool) -> None:
     """Deliver queued email, retrying with backoff."""
     if not once:
         click.echo("Delivering queued email; stop with Ctrl+C.")
     try:
-        outbox.run_worker(once=once, interval=interval)
+        outbox.run_worker(once=once, interval=interval,
+                          parent=os.getppid() if with_parent else None)
     except KeyboardInterrupt:
         pass
 
@@ -173,16 +176,22 @@ def worker_alongside(env: dict[str, str] | None = None) -> Iterator[None]:
     if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # the reloader's child: its parent has one
         yield
         return
-    child = subprocess.Popen([sys.executable, "-m", "campaign", "worker"],
+    child = subprocess.Popen([sys.executable, "-m", "campaign", "worker", "--with-parent"],
                              env={**os.environ, **(env or {})})
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield
     finally:
+        signal.signal(signal.SIGTERM, previous)
         child.terminate()
         try:
             child.wait(5)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)  # so that the worker child is stopped on the way out
 
 
 # ------------------------------------------------------------------ demo

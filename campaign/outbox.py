@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import time
 from datetime import datetime, timedelta
@@ -186,9 +187,10 @@ def dead_messages(limit: int = 200) -> list[OutboxMessage]:
     ))
 
 
-def run_worker(once: bool = False, interval: float = 1.0) -> None:
-    """Deliver until stopped; with `once`, deliver what is due now and return."""
-    while True:
+def run_worker(once: bool = False, interval: float = 1.0, parent: int | None = None) -> None:
+    """Deliver until stopped; with `once`, deliver what is due now and return; with `parent`,
+    stop when that process is gone."""
+    while parent is None or os.getppid() == parent:
         try:
             while deliver_due():
                 pass
