@@ -1,6 +1,7 @@
 """Fixtures: the app on SQLite and PostgreSQL, client, runner, a real SMTP server, factories."""
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import socket
@@ -223,6 +224,25 @@ def app(app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPa
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@pytest.fixture
+def new_client(app):  # type: ignore[no-untyped-def]
+    """A factory of clients that act as separate browsers. `client` shares the test's app context,
+    so its requests share `g` (the logged-in user, the CSRF token) and the database session with
+    the test and with each other; these run each request in an app context of its own, as a real
+    server does. The test's session (if any) is committed first so that SQLite's write lock is
+    free; they may be used from other threads."""
+    from flask import has_app_context
+    from flask.testing import FlaskClient
+
+    class SeparateClient(FlaskClient):
+        def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+            if has_app_context():
+                db.session.commit()
+            return contextvars.Context().run(super().open, *args, **kwargs)
+
+    return lambda: SeparateClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
