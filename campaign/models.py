@@ -13,12 +13,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
     types,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from .extensions import db
 
@@ -108,9 +110,24 @@ class Letter(db.Model):
     def is_public(self) -> bool:
         return self.status != "draft"
 
+    # The signed letter's presentation and its delivery (appended with migration 0002).
+    coalition_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    logo_file: Mapped[str | None] = mapped_column(String(100))
+    closing: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    delivery_emails: Mapped[str] = mapped_column(Text, default="", server_default="")
+    deliver_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    delivery: Mapped[Delivery | None] = relationship(back_populates="letter",
+                                                      cascade="all, delete-orphan")
+
+    def recipient_addresses(self) -> list[str]:
+        """The delivery addresses, one per line or separated by commas, blanks dropped."""
+        return [a for a in (part.strip() for part in
+                            self.delivery_emails.replace(",", "\n").splitlines()) if a]
+
 
 def text_hash(title: str, recipient: str, body: str) -> str:
-    """SHA-256 of a letter's text, normalized so that line endings and trailing spaces don't count."""
+    """SHA-256 of a letter's text, normalized: line endings and trailing spaces don't count."""
 
     def norm(text: str) -> str:
         text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -206,3 +223,55 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="OutboxAttachment.id")
+
+
+class OutboxAttachment(db.Model):
+    """A file sent with an outbox message (the delivered PDF)."""
+
+    __tablename__ = "outbox_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Delivery(db.Model):
+    """The copy of a letter that was delivered: its PDF bytes, their SHA-256, who got it.
+
+    Written once when an organizer closes and delivers the letter; never changed after, so that
+    the file served afterwards is byte for byte the one that was delivered.
+    """
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"), unique=True)
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"))
+    recipients: Mapped[str] = mapped_column(Text, default="")  # the addressee block as delivered
+    emailed_to: Mapped[str] = mapped_column(Text, default="")  # addresses sent the PDF, one a line
+    signatory_count: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    contacts_csv: Mapped[str] = mapped_column(Text, deferred=True)
+
+    letter: Mapped[Letter] = relationship(back_populates="delivery")
+    organizer: Mapped[Organizer | None] = relationship()
+
+
+class DeliveredSignature(db.Model):
+    """A signatory in the delivered copy; those approved later make up the addendum."""
+
+    __tablename__ = "delivered_signature"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signature.id", ondelete="CASCADE"), primary_key=True)

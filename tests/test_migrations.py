@@ -18,7 +18,8 @@ from flask import current_app
 
 from campaign.extensions import db
 
-MODEL_TABLES = {"organizer", "letter", "letter_version", "signature", "outbox_message"}
+MODEL_TABLES = {"organizer", "letter", "letter_version", "signature", "outbox_message",
+                "outbox_attachment", "delivery", "delivered_signature"}
 
 
 @pytest.fixture
