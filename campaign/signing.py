@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -94,10 +94,13 @@ def sort_key(name: str) -> str:
     return re.sub(r"^the\s+", "", folded)[:300]
 
 
+ORG_FILLER = {"inc", "llc", "the", "of", "and", "corp", "ltd"}
+
+
 def org_key(name: str) -> str:
     """A name reduced so that spelling variants of one organization meet."""
     folded = re.sub(r"[^\w\s]", " ", sort_key(name))
-    words = [w for w in folded.split() if w not in {"inc", "llc", "the", "of", "and", "corp", "ltd"}]
+    words = [w for w in folded.split() if w not in ORG_FILLER]
     return " ".join(words)[:300]
 
 
@@ -110,8 +113,10 @@ def clean_text(value: str | None, limit: int = 300) -> str:
 
 
 def normalize_email(raw: str) -> str:
+    """A checked address in lower case. Letters outside ASCII before the @ are refused: they need
+    SMTPUTF8, which mail servers often lack (an internationalized domain is fine)."""
     try:
-        info = validate_email(raw.strip(), check_deliverability=False)
+        info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SigningError(str(exc)) from None
     return info.normalized.lower()
@@ -137,7 +142,8 @@ def ip_digest(ip: str | None) -> str | None:
 # ------------------------------------------------------------------ signing
 
 
-def sign(letter: Letter, data: SignerInput, ip: str | None = None, honeypot: bool = False) -> SignOutcome:
+def sign(letter: Letter, data: SignerInput, ip: str | None = None,
+         honeypot: bool = False) -> SignOutcome:
     """Record a signature and queue its verification email; a repeat email signs nothing new."""
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
@@ -159,6 +165,7 @@ def sign(letter: Letter, data: SignerInput, ip: str | None = None, honeypot: boo
         existing = _by_email(letter, email)
         if existing is None:
             raise
+        _tell_repeat_signer(existing)
         return SignOutcome(existing, created=False)
     if not held:
         send_confirmation(signature)
@@ -244,7 +251,9 @@ def _email_tag(signature: Signature) -> str:
 
 
 def external_url(endpoint: str, **values: object) -> str:
-    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+    """An absolute address under BASE_URL; works outside a request too (the worker, commands)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
 
 
 def send_confirmation(signature: Signature, again: bool = False) -> None:
@@ -434,7 +443,8 @@ def listed_query(letter: Letter, search: str = ""):  # type: ignore[no-untyped-d
     return select(Signature).where(*_listed_where(letter, search)).order_by(*LISTING_ORDER)
 
 
-def listed(letter: Letter, search: str = "", offset: int = 0, limit: int | None = None) -> list[Signature]:
+def listed(letter: Letter, search: str = "", offset: int = 0,
+           limit: int | None = None) -> list[Signature]:
     query = listed_query(letter, search).offset(offset)
     if limit is not None:
         query = query.limit(limit)
@@ -477,7 +487,8 @@ def import_csv(letter: Letter, text: str, approved: bool) -> int:
         scope_raw = values.get("scope", "").lower() or "local"
         scope = SCOPE_WORDS.get(scope_raw)
         if scope is None:
-            problems.append(f"line {line}: scope {values['scope']!r} is not one of {', '.join(SCOPES)}")
+            problems.append(
+                f"line {line}: scope {values['scope']!r} is not one of {', '.join(SCOPES)}")
             continue
         email = None
         if values.get("email"):
@@ -490,12 +501,8 @@ def import_csv(letter: Letter, text: str, approved: bool) -> int:
                 problems.append(f"line {line}: {email} has already signed this letter")
                 continue
             seen_emails.add(email)
-        rows.append((SignerInput(
-            organization=values["organization"], email=email,
-            contact_name=values.get("contact_name", ""), contact_title=values.get("contact_title", ""),
-            phone=values.get("phone", ""), website=values.get("website", ""), city=values.get("city", ""),
-            region=values.get("region", ""), country=values.get("country", ""), scope=scope,
-        ), email))
+        text = {k: values.get(k, "") for k in IMPORT_COLUMNS if k not in ("email", "scope")}
+        rows.append((SignerInput(**text, email=email, scope=scope), email))
     if problems:
         raise ImportProblem(problems)
     if not rows:
@@ -526,8 +533,8 @@ def safe_cell(value: str) -> str:
 
 
 def public_row(signature: Signature) -> dict[str, str]:
-    return {"organization": signature.shown_name, "city": signature.city, "region": signature.region,
-            "country": signature.country, "scope": signature.scope}
+    return {"organization": signature.shown_name, "city": signature.city,
+            "region": signature.region, "country": signature.country, "scope": signature.scope}
 
 
 def export_rows(letter: Letter, private: bool = False) -> Iterator[dict[str, str]]:

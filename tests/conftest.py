@@ -240,6 +240,7 @@ def new_client(app):  # type: ignore[no-untyped-def]
         def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
             if has_app_context():
                 db.session.commit()
+            kwargs["buffered"] = True  # a streamed body is read in the request's own context
             return contextvars.Context().run(super().open, *args, **kwargs)
 
     return lambda: SeparateClient(app, app.response_class, use_cookies=True)
