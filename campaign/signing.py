@@ -273,8 +273,11 @@ def signature_for_token(token: str) -> Signature:
     serializer = _serializer()
     try:
         payload = serializer.loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        sid = _payload_id(exc.payload)
+    except SignatureExpired as exc:  # its payload is still encoded, but its signature is good
+        try:
+            sid = _payload_id(serializer.load_payload(exc.payload)) if exc.payload else None
+        except BadSignature:
+            sid = None
         raise BadToken("This link has expired.", sid) from None
     except BadSignature:
         raise BadToken("This link is not valid: it may have been cut off or changed.") from None

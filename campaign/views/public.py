@@ -84,8 +84,8 @@ def _signer_input(form: SignForm) -> SignerInput:
         organization=form.organization.data or "", email=form.email.data,
         contact_name=form.contact_name.data or "", contact_title=form.contact_title.data or "",
         phone=form.phone.data or "", website=form.website.data or "", city=form.city.data or "",
-        region=form.region.data or "", country=form.country.data or "", scope=form.scope.data or "local",
-        keep_updated=bool(form.keep_updated.data),
+        region=form.region.data or "", country=form.country.data or "",
+        scope=form.scope.data or "local", keep_updated=bool(form.keep_updated.data),
     )
 
 
@@ -97,7 +97,7 @@ def check_email(slug: str) -> str:
 
 
 @bp.route("/letters/<slug>/resend", methods=["GET", "POST"])
-def resend(slug: str) -> Response | str:
+def resend(slug: str) -> Response | tuple[str, int]:
     letter = public_letter(slug)
     form = ResendForm()
     if form.validate_on_submit():
@@ -105,7 +105,8 @@ def resend(slug: str) -> Response | str:
         db.session.commit()
         session["signed_email"] = form.email.data
         return redirect(url_for("public.check_email", slug=letter.slug), code=303)
-    return render_template("public/resend.html", letter=letter, form=form)
+    status = 422 if request.method == "POST" else 200
+    return render_template("public/resend.html", letter=letter, form=form), status
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
@@ -116,9 +117,9 @@ def confirm(token: str) -> str | tuple[str, int]:
         letter = None
         if exc.signature_id is not None:
             expired = db.session.get(Signature, exc.signature_id)
-            letter = expired.letter if expired else None
+            letter = expired.letter if expired and expired.letter.is_public() else None
         return render_template("public/bad_link.html", message=str(exc), letter=letter,
-                               form=ResendForm()), 400
+                               form=ResendForm(), open_letters=letters.open_letters()), 400
     letter = signature.letter
     form = ConfirmForm()
     if signature.status != "unconfirmed":
