@@ -1,16 +1,18 @@
-"""Durable email: enqueue in the caller's transaction; the worker claims, delivers, retries, gives up."""
+"""Durable email: queued in the caller's transaction; a worker claims, sends, retries, gives up."""
 from __future__ import annotations
 
 import logging
 import os
 import smtplib
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
-from flask_mail import Connection, Message
+from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import func, select, update
 
 from .extensions import db
@@ -65,7 +67,16 @@ def lease_seconds() -> float:
     return float(current_app.config["MAIL_TIMEOUT"]) * 4 + 60
 
 
-def claim(limit: int, now: datetime | None = None) -> list[OutboxMessage]:
+@dataclass(frozen=True)
+class Claim:
+    """A message this worker took: `attempt` is the attempt number its claim made, so a claim that
+    another worker has since taken over (after this one's lease ran out) no longer matches."""
+
+    message_id: int
+    attempt: int
+
+
+def claim(limit: int, now: datetime | None = None) -> list[Claim]:
     """Take up to `limit` due messages for this worker and commit the claim.
 
     A claimed message is 'sending' until its lease (send_after) runs out, so a worker that died
@@ -86,39 +97,89 @@ def claim(limit: int, now: datetime | None = None) -> list[OutboxMessage]:
         message.status = "sending"
         message.attempts += 1
         message.send_after = lease
+    claims = [Claim(message.id, message.attempts) for message in messages]
     db.session.commit()
-    return messages
+    return claims
 
 
 def deliver_due(limit: int = 100) -> int:
     """Deliver what is due now; returns how many were sent."""
-    messages = claim(limit)
-    if not messages:
+    return deliver(claim(limit))
+
+
+def deliver(claims: Sequence[Claim]) -> int:
+    """Send claimed messages, each only while this worker still holds it; returns how many were
+    sent. A down or hung server leaves them queued for a later try."""
+    if not claims:
         return 0
     sent = 0
     if current_app.config["MAIL_SUPPRESS_SEND"]:
-        for message in messages:
-            _write_locally(message)
-            _mark_sent(message)
-            sent += 1
+        for each in claims:
+            message = _take(each)
+            if message is not None:
+                _write_locally(message)
+                _mark_sent(message)
+                sent += 1
         return sent
+    waiting = list(claims)
     try:
-        with TimeoutConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"]) as conn:
-            for message in messages:
-                try:
-                    conn.send(_as_mail(message))
-                except smtplib.SMTPRecipientsRefused as exc:
-                    _mark_failed(message, f"recipient refused: {exc.recipients!r}"[:500], final=True)
-                else:
-                    _mark_sent(message)
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        with TimeoutConnection(current_app.extensions["mail"], timeout) as conn:
+            while waiting:
+                message = _take(waiting[0])
+                if message is not None and _send_one(conn, message):
                     sent += 1
+                waiting.pop(0)
     except (OSError, smtplib.SMTPException) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("mail server unavailable (%s); will retry", reason)
-        for message in messages:
-            if message.status == "sending":
+        for each in waiting:
+            message = _take(each)
+            if message is not None:
                 _mark_failed(message, reason)
     return sent
+
+
+def _take(each: Claim) -> OutboxMessage | None:
+    """Renew this worker's lease on a claimed message just before sending it; None when it is no
+    longer this worker's (sent, failed, or taken over by another worker after the lease ran out),
+    so that a slow batch never sends a message twice."""
+    renewed = utcnow() + timedelta(seconds=lease_seconds())
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == each.message_id, OutboxMessage.status == "sending",
+               OutboxMessage.attempts == each.attempt)
+        .values(send_after=renewed)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if not result.rowcount:
+        return None
+    return db.session.get(OutboxMessage, each.message_id)
+
+
+def _send_one(conn: TimeoutConnection, message: OutboxMessage) -> bool:
+    """Send one message. A failure that is the message's own (a refused recipient, an address or
+    header the server cannot take) is recorded on it and the next message goes on; a failure of
+    the connection is raised."""
+    try:
+        conn.send(_as_mail(message))
+    except smtplib.SMTPRecipientsRefused as exc:
+        _mark_failed(message, f"recipient refused: {exc.recipients!r}"[:500], final=True)
+    except smtplib.SMTPServerDisconnected:
+        raise
+    except smtplib.SMTPResponseException as exc:  # refused at MAIL FROM or DATA
+        detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+            else str(exc.smtp_error)
+        _mark_failed(message, f"{exc.smtp_code} {detail}"[:500], final=exc.smtp_code >= 500)
+    except (ValueError, BadHeaderError) as exc:  # e.g. an address that needs SMTPUTF8
+        _mark_failed(message, f"cannot be sent: {type(exc).__name__}: {exc}"[:500], final=True)
+        if conn.host is not None:
+            conn.host.rset()  # end the half-begun transaction; raises if the connection is gone
+    else:
+        _mark_sent(message)
+        return True
+    return False
 
 
 def _as_mail(message: OutboxMessage) -> Message:
