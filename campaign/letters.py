@@ -19,6 +19,16 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language"}
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, but dates stay text: parse_deadline reads them and names a bad one."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class LetterError(ValueError):
     """A letter file or form value that cannot be used; the message names the problem."""
 
@@ -79,6 +89,19 @@ def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
     return moment
 
 
+def clean_body(text: str) -> str:
+    """A letter body as stored: Unix line endings, no blank lines around it, one final newline.
+    The form (browsers send CRLF) and letter files give the same text for the same letter."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip() + "\n"
+
+
+def clean_lines(text: str) -> str:
+    """A short block such as the addressee: Unix line endings, trimmed lines, no blank ends."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.strip() for line in lines).strip()
+
+
 def slugify(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
@@ -106,10 +129,12 @@ def parse_file(path: Path, zone: tzinfo) -> LetterText:
 def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
     raw = raw.lstrip("\ufeff")
     match = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)(.*)\Z", raw, re.S)
+    if not match and re.match(r"^---[ \t]*\r?\n", raw):
+        raise LetterError(f"{name}: the front matter has no closing '---' line")
     if not match:
         raise LetterError(f"{name}: no front matter (the file must start with a line '---')")
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=_FrontMatterLoader) or {}  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
@@ -119,18 +144,23 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
     unknown = sorted(set(map(str, meta)) - KNOWN_KEYS)
     if unknown:
         raise LetterError(f"{name}: unknown key {unknown[0]!r} in the front matter")
+    for key, value in meta.items():
+        if isinstance(value, list | dict):
+            raise LetterError(f"{name}: {key!r} must be text, not a list or mapping")
     for key in ("title", "slug"):
         if not str(meta.get(key) or "").strip():
             raise LetterError(f"{name}: the front matter has no {key!r}")
+    if not match.group(2).strip():
+        raise LetterError(f"{name}: there is no letter text after the front matter")
     try:
         return LetterText(
             title=_one_line(str(meta["title"]), "title"),
             slug=check_slug(str(meta["slug"])),
-            recipient=str(meta.get("recipient") or "").strip(),
+            recipient=clean_lines(str(meta.get("recipient") or "")),
             deadline=parse_deadline(meta.get("deadline"), zone),
             status=check_status(str(meta.get("status") or "draft")),
-            language=_language(str(meta.get("language") or "en")),
-            body=match.group(2).strip() + "\n",
+            language=check_language(str(meta.get("language") or "en")),
+            body=clean_body(match.group(2)),
         )
     except LetterError as exc:
         raise LetterError(f"{name}: {exc}") from None
@@ -143,7 +173,7 @@ def _one_line(text: str, what: str) -> str:
     return text
 
 
-def _language(code: str) -> str:
+def check_language(code: str) -> str:
     code = code.strip()
     if not LANGUAGE_RE.match(code):
         raise LetterError(f"language {code!r} is not a language code such as en or es")
@@ -152,13 +182,16 @@ def _language(code: str) -> str:
 
 def letter_files(folder: Path) -> list[Path]:
     """The letter files of a folder: every *.md that opens with front matter."""
-    return sorted(p for p in folder.glob("*.md") if p.read_text(encoding="utf-8").startswith("---"))
+    return sorted(p for p in folder.glob("*.md")
+                  if p.read_bytes().removeprefix(b"\xef\xbb\xbf").startswith(b"---"))
 
 
 # ------------------------------------------------------------------ rows
 
 
 def get_letter(slug: str) -> Letter | None:
+    if not SLUG_RE.match(slug):  # no letter has such an address; don't send it to the database
+        return None
     return db.session.scalar(select(Letter).where(Letter.slug == slug))
 
 
@@ -172,7 +205,8 @@ def open_letters() -> list[Letter]:
 
 def closed_letters(limit: int = 20) -> list[Letter]:
     return list(db.session.scalars(
-        select(Letter).where(Letter.status == "closed").order_by(Letter.updated_at.desc()).limit(limit)
+        select(Letter).where(Letter.status == "closed")
+        .order_by(Letter.updated_at.desc()).limit(limit)
     ))
 
 

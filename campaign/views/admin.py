@@ -1,6 +1,8 @@
 """Organizer pages: letters (write, preview, publish, versions), moderation, imports, exports, mail."""
 from __future__ import annotations
 
+from datetime import datetime, time, tzinfo
+
 from flask import (
     Blueprint,
     Response,
@@ -68,8 +70,7 @@ def edit_letter(slug: str) -> Response | str | tuple[str, int]:
 def _letter_form(letter: Letter | None) -> Response | str | tuple[str, int]:
     form = LetterForm(obj=letter)
     if letter is not None and request.method == "GET":
-        form.deadline.data = (letter.deadline.astimezone(current_app.config["TZ"])
-                              .strftime("%Y-%m-%d %H:%M") if letter.deadline else "")
+        form.deadline.data = deadline_text(letter.deadline, current_app.config["TZ"])
     preview = None
     if form.validate_on_submit():
         text = _letter_text(form, letter)
@@ -91,6 +92,17 @@ def _letter_form(letter: Letter | None) -> Response | str | tuple[str, int]:
                            preview=preview), status
 
 
+def deadline_text(deadline: datetime | None, zone: tzinfo) -> str:
+    """A deadline as the form shows it: a date alone when it is the end of that day, so that
+    saving the form again keeps it."""
+    if deadline is None:
+        return ""
+    local = deadline.astimezone(zone)
+    if local.time() == time.max:
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+
+
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     """The form's values as LetterText, or None with the problems set on the fields."""
     zone = current_app.config["TZ"]
@@ -100,13 +112,20 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     except LetterError as exc:
         form.deadline.errors = [str(exc)]
         return None
+    try:
+        language = letters.check_language(form.language.data or "en")
+    except LetterError as exc:
+        form.language.errors = [str(exc)]
+        return None
     if letter is None and letters.get_letter(slug) is not None:
         form.slug.errors = [f"The address {slug!r} is taken by another letter."]
         return None
     return LetterText(
-        title=" ".join((form.title.data or "").split()), slug=slug, body=form.body.data or "",
-        recipient=form.recipient.data or "", deadline=deadline, status=form.status.data or "draft",
-        language=form.language.data or "en",
+        title=" ".join((form.title.data or "").split()), slug=slug,
+        body=letters.clean_body(form.body.data or ""),
+        recipient=letters.clean_lines(form.recipient.data or ""), deadline=deadline,
+        status=form.status.data or "draft",
+        language=language,
     )
 
 
