@@ -1,0 +1,186 @@
+"""The `campaign` commands: organizers from stdin, and one-line errors for every bad input."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from campaign import accounts
+from campaign.extensions import db
+from campaign.models import Organizer, Signature
+
+CAMPAIGN = Path(sys.executable).parent / "campaign"
+PASSWORD = "a long enough passphrase"
+
+
+def assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    """A CliRunner result: non-zero, no exception but SystemExit, one `Error:` line naming it."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert fragment in lines[0], lines[0]
+
+
+def organizers() -> list[str]:
+    db.session.rollback()
+    return [o.email for o in db.session.query(Organizer).order_by(Organizer.id)]
+
+
+# ------------------------------------------------------------------ create-organizer
+
+
+def test_create_organizer_reads_the_password_from_stdin(runner):
+    result = runner.invoke(args=["create-organizer", "Lead@Example.org", "--name", "Ana  Lead"],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "lead@example.org" in result.stdout
+    person = accounts.find("lead@example.org")
+    assert person is not None
+    assert person.name == "Ana Lead"
+    assert accounts.hasher.verify(person.password_hash, PASSWORD)
+
+
+def test_created_organizer_can_log_in(runner, client):
+    from conftest import submit
+
+    runner.invoke(args=["create-organizer", "lead@example.org"], input=PASSWORD + "\n")
+    response = submit(client, "/login", {"email": "lead@example.org", "password": PASSWORD},
+                      "Log in")
+    assert response.status_code == 303
+
+
+def test_create_organizer_keeps_spaces_inside_the_password(runner):
+    runner.invoke(args=["create-organizer", "lead@example.org"], input=" spaced  pass phrase \r\n")
+    person = accounts.find("lead@example.org")
+    assert accounts.hasher.verify(person.password_hash, " spaced  pass phrase ")
+
+
+def test_create_organizer_with_a_taken_email_gives_one_line(runner, organizer):
+    result = runner.invoke(args=["create-organizer", "STAFF@example.org"], input=PASSWORD + "\n")
+    assert_one_line_error(result, "already exists")
+    assert organizers() == ["staff@example.org"]
+
+
+def test_create_organizer_with_an_invalid_email_gives_one_line(runner):
+    result = runner.invoke(args=["create-organizer", "not-an-email"], input=PASSWORD + "\n")
+    assert_one_line_error(result, "'not-an-email' is not an email address")
+    assert organizers() == []
+
+
+def test_create_organizer_with_a_short_password_gives_one_line(runner):
+    result = runner.invoke(args=["create-organizer", "lead@example.org"], input="short\n")
+    assert_one_line_error(result, f"at least {accounts.MIN_PASSWORD} characters")
+    assert organizers() == []
+
+
+def test_create_organizer_with_no_password_on_stdin_gives_one_line(runner):
+    result = runner.invoke(args=["create-organizer", "lead@example.org"], input="")
+    assert_one_line_error(result, "password")
+    assert organizers() == []
+
+
+# ------------------------------------------------------------------ unknown slugs
+
+
+@pytest.mark.parametrize("args", [
+    ["export-csv", "no-such-letter", "-o", "{tmp}/out.csv"],
+    ["export-csv", "no-such-letter", "-o", "{tmp}/out.csv", "--private"],
+    ["export-pdf", "no-such-letter", "-o", "{tmp}/out.pdf"],
+    ["import-signatures", "no-such-letter", "{tmp}/rows.csv"],
+], ids=["export-csv", "export-csv-private", "export-pdf", "import-signatures"])
+def test_unknown_slug_gives_one_line_and_writes_no_file(runner, tmp_path, args):
+    (tmp_path / "rows.csv").write_text("organization\nAcme Workers Union\n", encoding="utf-8")
+    result = runner.invoke(args=[a.format(tmp=tmp_path) for a in args])
+    assert_one_line_error(result, "no letter with the slug 'no-such-letter'")
+    assert not (tmp_path / "out.csv").exists()
+    assert not (tmp_path / "out.pdf").exists()
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_import_signatures_from_a_missing_file_gives_one_line(runner, make_letter, tmp_path):
+    make_letter()
+    result = runner.invoke(args=["import-signatures", "stop-forwarding", str(tmp_path / "no.csv")])
+    assert_one_line_error(result, "no.csv")
+    assert db.session.query(Signature).count() == 0
+
+
+def test_import_signatures_from_a_non_utf8_file_gives_one_line(runner, make_letter, tmp_path):
+    make_letter()
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("organization\nAsociación Obrera\n".encode("latin-1"))
+    result = runner.invoke(args=["import-signatures", "stop-forwarding", str(path)])
+    assert_one_line_error(result, "not UTF-8")
+    assert db.session.query(Signature).count() == 0
+
+
+def test_export_csv_into_a_missing_folder_gives_one_line(runner, make_letter, tmp_path):
+    make_letter()
+    result = runner.invoke(args=["export-csv", "stop-forwarding", "-o",
+                                 str(tmp_path / "nowhere" / "out.csv")])
+    assert_one_line_error(result, "out.csv")
+
+
+def test_export_csv_writes_the_approved_signatories(runner, make_letter, make_signature, tmp_path):
+    letter = make_letter()
+    make_signature(letter, organization="Listed Workers Center")
+    make_signature(letter, status="pending", organization="Waiting Tenants Union")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["export-csv", "stop-forwarding", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "Listed Workers Center" in text
+    assert "Waiting Tenants Union" not in text
+    assert "@example.org" not in text
+
+
+# ------------------------------------------------------------------ the real console script
+
+
+def run_campaign(database_url: str, tmp_path: Path, *args: str,
+                 stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    env.update(CAMPAIGN_INSTANCE_PATH=str(tmp_path / "instance"),
+               CAMPAIGN_DATABASE_URL=database_url, CAMPAIGN_SECRET_KEY="cli-test-key")
+    return subprocess.run([str(CAMPAIGN), *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_console_create_organizer_reads_stdin_and_refuses_a_taken_email(database_url, tmp_path):
+    first = run_campaign(database_url, tmp_path, "create-organizer", "lead@example.org",
+                         stdin=PASSWORD + "\n")
+    assert first.returncode == 0, first.stderr
+    again = run_campaign(database_url, tmp_path, "create-organizer", "lead@example.org",
+                         stdin=PASSWORD + "\n")
+    assert again.returncode != 0
+    assert "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines() == [
+        "Error: an organizer with the email lead@example.org already exists"]
+
+
+def test_console_import_letter_with_an_impossible_date_gives_one_line(database_url, tmp_path):
+    path = tmp_path / "bad.md"
+    path.write_text("---\ntitle: A Letter\nslug: a-letter\ndeadline: 2026-02-30\n---\nText.\n",
+                    encoding="utf-8")
+    result = run_campaign(database_url, tmp_path, "import-letter", str(path))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "deadline '2026-02-30'" in lines[0]
+
+
+def test_console_command_before_init_db_says_to_run_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'never-initialized.sqlite3'}"
+    result = run_campaign(url, tmp_path, "export-csv", "a-letter", "-o", str(tmp_path / "x.csv"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "campaign init-db" in lines[0]
