@@ -16,7 +16,7 @@ from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import OutboxMessage, utcnow
+from .models import OutboxAttachment, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,10 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def enqueue(kind: str, recipient: str, subject: str, template: str, **context: Any) -> OutboxMessage:
-    """Write an email to the outbox in the current transaction; it is sent after commit."""
+def enqueue(kind: str, recipient: str, subject: str, template: str, *,
+            attachments: Sequence[tuple[str, str, bytes]] = (), **context: Any) -> OutboxMessage:
+    """Write an email to the outbox in the current transaction; it is sent after commit.
+    `attachments` are (filename, content type, data) triples, kept with the message."""
     message = OutboxMessage(
         kind=kind,
         recipient=one_line(recipient),
@@ -38,6 +40,10 @@ def enqueue(kind: str, recipient: str, subject: str, template: str, **context: A
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
     )
+    message.attachments = [
+        OutboxAttachment(filename=one_line(name)[:200], content_type=content_type, data=data)
+        for name, content_type, data in attachments
+    ]
     db.session.add(message)
     db.session.flush()
     return message
@@ -183,13 +189,16 @@ def _send_one(conn: TimeoutConnection, message: OutboxMessage) -> bool:
 
 
 def _as_mail(message: OutboxMessage) -> Message:
-    return Message(
+    mail = Message(
         subject=one_line(message.subject),
         recipients=[one_line(message.recipient)],
         body=message.body_text,
         html=message.body_html or None,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
+    for attachment in message.attachments:
+        mail.attach(attachment.filename, attachment.content_type, attachment.data)
+    return mail
 
 
 def _mark_sent(message: OutboxMessage) -> None:
