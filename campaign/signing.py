@@ -376,9 +376,15 @@ def flags(signature: Signature, same_org_count: int) -> list[str]:
     return found
 
 
+# Second-level labels under which a country's registrable names sit: example.org.uk, example.com.au
+SECOND_LEVEL = {"ac", "co", "com", "edu", "gob", "gov", "gv", "ne", "net", "or", "org"}
+
+
 def _base_domain(host: str) -> str:
+    """The registrable part of a host name, near enough: sunrise.org.uk, example.org."""
     parts = host.removeprefix("www.").split(".")
-    return ".".join(parts[-2:])
+    keep = 3 if len(parts) > 2 and len(parts[-1]) == 2 and parts[-2] in SECOND_LEVEL else 2
+    return ".".join(parts[-keep:])
 
 
 def org_counts(letter: Letter) -> dict[str, int]:
@@ -434,7 +440,7 @@ def _listed_where(letter: Letter, search: str = "") -> list:  # type: ignore[typ
     where = [Signature.letter_id == letter.id, Signature.status == "approved",
              Signature.held.is_(False)]
     if search:
-        needle = f"%{sort_key(search)[:100]}%"
+        needle = f"%{sort_key(clean_text(search, 100))}%"  # no NUL or controls reach the query
         where.append(Signature.sort_key.like(needle) | func.lower(Signature.city).like(needle))
     return where
 
