@@ -33,7 +33,10 @@ def load_user(user_id: str) -> Organizer | None:
 
 
 def find(email: str) -> Organizer | None:
-    return db.session.scalar(select(Organizer).where(func.lower(Organizer.email) == email.strip().lower()))
+    address = email.strip().lower()
+    if "\x00" in address:  # no account has one, and PostgreSQL refuses it even in a query
+        return None
+    return db.session.scalar(select(Organizer).where(func.lower(Organizer.email) == address))
 
 
 def create_organizer(email: str, password: str, name: str = "") -> Organizer:

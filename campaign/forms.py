@@ -1,6 +1,8 @@
 """Flask-WTF forms: field validation only; the domain modules decide the rest."""
 from __future__ import annotations
 
+import unicodedata
+
 import pycountry
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -42,6 +44,17 @@ def _strip(value: str | None) -> str | None:
 STRIP = [_strip]
 
 
+def _visible(value: str | None) -> str | None:
+    """Without control or invisible formatting characters, so that a name made only of them is
+    blank (and so refused) rather than stored empty."""
+    if not isinstance(value, str):
+        return value
+    return "".join(c for c in value if unicodedata.category(c)[0] != "C" or c in "\t\n").strip()
+
+
+VISIBLE = [_visible]
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=STRIP)
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
@@ -76,9 +89,9 @@ class LetterForm(FlaskForm):
 
 class SignForm(FlaskForm):
     organization = StringField("Organization name", validators=[DataRequired(), Length(max=300)],
-                               filters=STRIP)
+                               filters=VISIBLE)
     contact_name = StringField("Your name", validators=[DataRequired(), Length(max=200)],
-                               filters=STRIP)
+                               filters=VISIBLE)
     contact_title = StringField("Your title or role", validators=[Optional(), Length(max=200)],
                                 filters=STRIP)
     email = EmailField(

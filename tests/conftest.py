@@ -346,3 +346,17 @@ def admin(client, organizer):  # type: ignore[no-untyped-def]
                                          "password": "correct horse battery 9"}, "Log in")
     assert response.status_code == 303, response.status_code
     return client
+
+
+# ------------------------------------------------------------------ the durability figures
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures counted by the hostile-input, fault and concurrency tests, when any ran."""
+    import sys
+
+    figures = sys.modules.get("support_figures")
+    if figures is not None:
+        terminalreporter.section("durability figures")
+        for line in figures.summary_lines():
+            terminalreporter.write_line(line)

@@ -170,7 +170,9 @@ def signers_json(slug: str) -> Response:
     rows = signing.listed(letter)
     payload = {"letter": letter.slug, "title": letter.title, "count": len(rows),
                "signatories": [signing.public_row(s) for s in rows]}
-    return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")
+    body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, never a tag
+    body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/letters/<slug>.pdf")
