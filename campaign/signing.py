@@ -6,7 +6,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -439,10 +439,19 @@ SCOPE_ORDER = case({scope: i for i, scope in enumerate(SCOPES)}, value=Signature
 def _listed_where(letter: Letter, search: str = "") -> list:  # type: ignore[type-arg]
     where = [Signature.letter_id == letter.id, Signature.status == "approved",
              Signature.held.is_(False)]
+    search = clean_text(search, 100)  # no NUL or controls reach the query
     if search:
-        needle = f"%{sort_key(clean_text(search, 100))}%"  # no NUL or controls reach the query
-        where.append(Signature.sort_key.like(needle) | func.lower(Signature.city).like(needle))
+        name, city = _contains(sort_key(search)), _contains(search.lower())
+        where.append(Signature.sort_key.like(name, escape="\\")
+                     | func.lower(Signature.city).like(name, escape="\\")
+                     | func.lower(Signature.city).like(city, escape="\\"))
     return where
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 LISTING_ORDER = (SCOPE_ORDER, Signature.sort_key, Signature.id)
@@ -541,19 +550,26 @@ def safe_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def public_row(signature: Signature) -> dict[str, str]:
-    return {"organization": signature.shown_name, "city": signature.city,
-            "region": signature.region, "country": signature.country, "scope": signature.scope}
+def public_fields(letter: Letter) -> tuple[str, ...]:
+    """The columns anyone may see: contact names only where the organizer chose to show them."""
+    return PUBLIC_FIELDS + (("contact_name",) if letter.show_contact_names else ())
+
+
+def public_row(signature: Signature, contact: bool = False) -> dict[str, str]:
+    row = {"organization": signature.shown_name, "city": signature.city,
+           "region": signature.region, "country": signature.country, "scope": signature.scope}
+    if contact:
+        row["contact_name"] = signature.contact_name
+    return row
 
 
 def export_rows(letter: Letter, private: bool = False) -> Iterator[dict[str, str]]:
     """Listed signatories as plain rows, streamed from the database on a connection of their own
     (so that a long export holds neither the ORM identity map nor the whole list in memory)."""
     columns = [Signature.organization, Signature.display_name, Signature.city, Signature.region,
-               Signature.country, Signature.scope]
+               Signature.country, Signature.scope, Signature.contact_name]
     if private:
-        columns += [Signature.contact_name, Signature.contact_title, Signature.email,
-                    Signature.phone, Signature.website]
+        columns += [Signature.contact_title, Signature.email, Signature.phone, Signature.website]
     query = select(*columns).where(*_listed_where(letter)).order_by(*LISTING_ORDER)
     with db.engine.connect() as conn:
         conn.execution_options(readonly=True, stream_results=True, yield_per=1000)
@@ -564,9 +580,11 @@ def export_rows(letter: Letter, private: bool = False) -> Iterator[dict[str, str
             yield out
 
 
-def csv_lines(rows: Iterable[dict[str, str]], private: bool = False) -> Iterator[str]:
-    """CSV text in chunks, so that a long list streams."""
-    columns = PRIVATE_FIELDS if private else PUBLIC_FIELDS
+def csv_lines(rows: Iterable[dict[str, str]], private: bool = False,
+              columns: Sequence[str] | None = None) -> Iterator[str]:
+    """CSV text in chunks, so that a long list streams; `columns` default to the public ones (or
+    the private ones)."""
+    columns = columns or (PRIVATE_FIELDS if private else PUBLIC_FIELDS)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)

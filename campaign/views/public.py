@@ -159,7 +159,9 @@ def signers(slug: str) -> str:
 def signers_csv(slug: str) -> Response:
     letter = public_letter(slug)
     return Response(
-        stream_with_context(signing.csv_lines(signing.export_rows(letter))), mimetype="text/csv",
+        stream_with_context(signing.csv_lines(signing.export_rows(letter),
+                                              columns=signing.public_fields(letter))),
+        mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{letter.slug}-signatories.csv"'},
     )
 
@@ -169,7 +171,8 @@ def signers_json(slug: str) -> Response:
     letter = public_letter(slug)
     rows = signing.listed(letter)
     payload = {"letter": letter.slug, "title": letter.title, "count": len(rows),
-               "signatories": [signing.public_row(s) for s in rows]}
+               "signatories": [signing.public_row(s, contact=letter.show_contact_names)
+                               for s in rows]}
     body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, never a tag
     body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Response(body, mimetype="application/json")
