@@ -1,18 +1,25 @@
 """The `campaign` commands: organizers from stdin, and one-line errors for every bad input."""
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import requests
 
 from campaign import accounts
 from campaign.extensions import db
 from campaign.models import Organizer, Signature
 
 CAMPAIGN = Path(sys.executable).parent / "campaign"
+ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long enough passphrase"
 
 
@@ -184,3 +191,110 @@ def test_console_command_before_init_db_says_to_run_it(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "campaign init-db" in lines[0]
+
+
+# ------------------------------------------------------------------ campaign demo
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(p) for p in task.read_text().split()]
+    return found
+
+
+def gone(pid: int, timeout: float = 10) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # ended, waiting only to be reaped by its new parent
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def demo(database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """`campaign demo` as a real process on a free port; SQLite as the embedded default (in the
+    instance folder), PostgreSQL through CAMPAIGN_DATABASE_URL."""
+    from conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    env.update(CAMPAIGN_INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
+    if not database_url.startswith("sqlite"):
+        env["CAMPAIGN_DATABASE_URL"] = database_url
+    process = subprocess.Popen([str(CAMPAIGN), "demo", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, "".join(output)
+            assert time.monotonic() < end, "".join(output)
+            try:
+                if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield SimpleNamespace(process=process, base=base, output=output)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        reader.join(5)
+        process.stdout.close()
+
+
+def printed_password(output: list[str]) -> str:
+    match = re.search(r"email demo@example\.org\s+password (\S+)", "".join(output))
+    assert match, "".join(output)
+    return match.group(1)
+
+
+def test_demo_prints_the_address_and_a_working_organizer_login(demo):
+    text = "".join(demo.output)
+    assert f"{demo.base}/" in text
+    assert "demo@example.org" in text
+    password = printed_password(demo.output)
+    with requests.Session() as browser:
+        page = browser.get(demo.base + "/login", timeout=10)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+        response = browser.post(demo.base + "/login", timeout=30, allow_redirects=False,
+                                data={"csrf_token": token, "email": "demo@example.org",
+                                      "password": password})
+        assert response.status_code == 303
+        admin = browser.get(demo.base + "/admin/", timeout=10, allow_redirects=False)
+        assert admin.status_code == 200
+
+
+def test_demo_serves_the_example_letter_and_its_sample_signatories(demo):
+    letter = requests.get(demo.base + "/letters/stop-fingerprint-forwarding", timeout=10)
+    assert letter.status_code == 200
+    assert "Fingerprints" in letter.text
+    signers = requests.get(demo.base + "/letters/stop-fingerprint-forwarding/signers", timeout=10)
+    sample = (ROOT / "letters" / "stop-fingerprint-forwarding.csv").read_text(encoding="utf-8")
+    organizations = [line.split(",")[0] for line in sample.splitlines()[1:] if line]
+    assert organizations
+    for name in organizations:
+        assert html.escape(name, quote=False) in signers.text or name in signers.text
+    assert "/letters/stop-fingerprint-forwarding" in requests.get(demo.base + "/", timeout=10).text
+
+
+def test_demo_stops_with_its_mail_worker(demo):
+    workers = children_of(demo.process.pid)
+    assert workers, "the demo started no mail worker"
+    demo.process.terminate()
+    assert demo.process.wait(15) is not None
+    for pid in workers:
+        assert gone(pid), f"the worker {pid} outlived the demo"
