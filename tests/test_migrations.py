@@ -138,3 +138,28 @@ def test_console_init_db_creates_the_default_sqlite_database_in_wal_mode(tmp_pat
     conn.close()
     assert names >= MODEL_TABLES
     assert mode == "wal"
+
+
+# ------------------------------------------------------------------ /healthz
+
+
+def test_healthz_answers_when_the_database_does(app, client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(database_url, tmp_path, monkeypatch):
+    from campaign import create_app
+
+    if database_url.startswith("sqlite"):
+        unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite3'}"
+    else:
+        unreachable = database_url.rsplit("/", 1)[0] + "/no_such_database"
+    monkeypatch.setenv("CAMPAIGN_INSTANCE_PATH", str(tmp_path / "instance"))
+    down = create_app({"DATABASE_URL": unreachable, "SECRET_KEY": "healthz-test"})
+    response = down.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "database unavailable"}
+    with down.app_context():
+        db.engine.dispose()

@@ -206,3 +206,18 @@ def test_cli_with_an_unknown_timezone_prints_one_error_line(instance):
 def test_cli_with_a_broken_instance_config_prints_one_error_line(instance):
     write_config(instance, "BASE_URL = (\n")
     assert_one_line_error(run_campaign(instance, "routes"), "config.py")
+
+
+def test_wsgi_entry_point_refuses_to_start_without_a_secret_key(instance):
+    root = Path(__file__).resolve().parent.parent
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    env = {**clean, "CAMPAIGN_INSTANCE_PATH": str(instance)}
+    refused = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "CAMPAIGN_SECRET_KEY is not set" in refused.stderr
+    started = subprocess.run([sys.executable, "-c", "import wsgi; print(wsgi.app.name)"], cwd=root,
+                             env={**env, "CAMPAIGN_SECRET_KEY": "a-production-key"},
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "campaign"
