@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import secrets
 import signal
@@ -19,7 +20,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, letters, outbox, render, signing
+from . import accounts, delivery, letters, outbox, render, signing
 from .extensions import db
 from .letters import LetterError
 from .models import Letter, Signature
@@ -117,11 +118,7 @@ def import_letter(path: Path) -> None:
 def import_signatures(slug: str, file: Path, approved: bool) -> None:
     """Import signatories from a CSV file: all rows or none."""
     letter = letter_by_slug(slug)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{file}: not UTF-8 text (save it as CSV UTF-8)") from None
-    count = signing.import_csv(letter, text, approved=approved)
+    count = signing.import_csv(letter, signing.decode_csv(file.read_bytes()), approved=approved)
     db.session.commit()
     click.echo(f"Imported {count} signatories into {letter.slug}")
 
@@ -129,12 +126,24 @@ def import_signatures(slug: str, file: Path, approved: bool) -> None:
 @click.command("export-pdf")
 @click.argument("slug")
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
+@click.option("--addendum", is_flag=True, help="The signatories listed after delivery instead.")
 @one_line_errors
-def export_pdf(slug: str, output: Path) -> None:
-    """Write the signed letter (the letter and its approved signatories) as PDF."""
-    blob = render.signed_pdf(letter_by_slug(slug))
-    output.write_bytes(blob)
-    click.echo(f"Wrote {output} ({len(blob) // 1024} kB)")
+def export_pdf(slug: str, output: Path, addendum: bool) -> None:
+    """Write the signed letter (the letter and its approved signatories) as PDF; once the letter
+    is delivered, the delivered copy, byte for byte."""
+    if not db.session().in_transaction():  # SQLite: read without holding the write lock
+        db.session.connection(execution_options={"readonly": True})
+    letter = letter_by_slug(slug)
+    try:
+        pdf = delivery.addendum_pdf(letter) if addendum else delivery.letter_pdf(letter)
+    except render.PdfUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if pdf is None:
+        raise click.ClickException(f"{letter.slug} has no addendum: it is not delivered, or no "
+                                   "signatory was listed after delivery")
+    output.write_bytes(pdf.data)
+    click.echo(f"Wrote {output} ({len(pdf.data) // 1024} kB, "
+               f"SHA-256 {hashlib.sha256(pdf.data).hexdigest()})")
 
 
 @click.command("export-csv")

@@ -1,78 +1,347 @@
-"""The signed letter: letter -> HTML (pure, testable) -> PDF (a thin WeasyPrint step, locked fetcher)."""
+"""The signed letter: letter -> HTML (pure, testable) -> PDF (in a child process, cached on disk).
+
+letter_html() builds the HTML from plain values. The PDF step runs `pdfwriter.py` in a child
+process with a time limit (PDF_TIMEOUT), so WeasyPrint's memory is returned when the child ends and
+a runaway render is killed. PDFs are cached in `<instance>/pdf-cache/` under a fingerprint of what
+they show (letter text and settings, date, listed signatories, templates); a file lock per letter
+makes concurrent requests for a stale PDF, from any worker process on the host, render it once.
+"""
 from __future__ import annotations
 
-import mimetypes
-from collections.abc import Iterable
+import errno
+import fcntl
+import functools
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
+from typing import Any, Protocol
 
-from flask import render_template
+import nh3
+from flask import current_app, render_template
+from markupsafe import Markup
 
-from . import signing
-from .markup import markdown_to_html
+from . import markup, signing
+from .extensions import db
 from .models import SCOPE_LABELS, Letter, Signature, utcnow
-from .paths import STATIC
+from .paths import STATIC, TEMPLATES
+from .pdfwriter import ASSET_ORIGIN, RefusedURL, html_to_pdf
 
-# The only origin the PDF may load from; it maps to the app's own bundled files.
-ASSET_ORIGIN = "https://campaign.invalid/"
+__all__ = ["ASSET_ORIGIN", "RefusedURL", "html_to_pdf", "letter_html", "current_pdf"]
+
+log = logging.getLogger(__name__)
+WRITER = Path(__file__).with_name("pdfwriter.py")
+UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+IMAGE_MAX_SIDE = 6000
 
 
-def grouped(signatories: Iterable[Signature]) -> list[tuple[str, list[Signature]]]:
+class PdfUnavailable(Exception):
+    """The PDF cannot be made right now (too slow, or the renderer failed); the message says why."""
+
+
+class UploadRejected(ValueError):
+    """An uploaded file is not an image the PDF can use; the message is for the organizer."""
+
+
+class Listed(Protocol):
+    """What the PDF shows of a signatory (a Signature, or an Entry read without the ORM)."""
+
+    @property
+    def shown_name(self) -> str: ...
+    @property
+    def place(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def contact_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    shown_name: str
+    place: str
+    scope: str
+    contact_name: str
+
+
+@dataclass(frozen=True)
+class Pdf:
+    data: bytes
+    etag: str
+
+
+# ------------------------------------------------------------------ HTML (pure)
+
+
+def grouped(signatories: Iterable[Listed]) -> list[tuple[str, list[Listed]]]:
     """Signatories under their scope headings, in listing order, empty groups left out."""
     return [(SCOPE_LABELS[scope], list(items))
             for scope, items in groupby(signatories, key=lambda s: s.scope)]
 
 
-def letter_html(letter: Letter, signatories: Iterable[Signature], when: datetime | None = None) -> str:
-    """The HTML that becomes the PDF; signatories must come in listing order."""
+def pdf_body(text: str) -> Markup:
+    """The letter body for print: sanitized Markdown whose images may come only from uploads."""
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if element == "img" and attribute == "src":
+            name = value.removeprefix(ASSET_ORIGIN).removeprefix("/")
+            return name if name.startswith("uploads/") and UPLOAD_NAME.match(name[8:]) else None
+        return value
+
+    clean = nh3.clean(str(markup.markdown_to_html(text)), tags=markup.ALLOWED_TAGS,
+                      attributes=markup.ALLOWED_ATTRIBUTES, url_schemes=markup.URL_SCHEMES,
+                      attribute_filter=keep, link_rel=None)
+    return Markup(clean)  # noqa: S704 - sanitized twice just above
+
+
+def letter_html(letter: Letter, signatories: Iterable[Listed], when: datetime | None = None,
+                *, template: str = "pdf/letter.html", **extra: Any) -> str:
+    """The HTML that becomes the PDF. Signatories must come in listing order; every value is
+    escaped by the template except the body, which is sanitized Markdown."""
+    rows = list(signatories)
+    moment = when or utcnow()
     return render_template(
-        "pdf/letter.html",
+        template,
         letter=letter,
-        body=markdown_to_html(letter.body),
-        groups=grouped(signatories),
-        date=(when or utcnow()),
+        body=pdf_body(letter.body),
+        groups=grouped(rows),
+        count=len(rows),
+        show_contacts=letter.show_contact_names,
+        date=local_date(moment),
+        created=moment.astimezone(utcnow().tzinfo),
+        author=letter.coalition_name or "The undersigned organizations",
+        logo_url=f"{ASSET_ORIGIN}uploads/{letter.logo_file}" if letter.logo_file else None,
         asset_origin=ASSET_ORIGIN,
+        **extra,
     )
 
 
-class RefusedURL(ValueError):
-    pass
+def local_date(moment: datetime) -> str:
+    local = moment.astimezone(current_app.config["TZ"])
+    return f"{local:%B} {local.day}, {local.year}"
 
 
-def _locked_fetcher(roots: dict[str, Path]):  # type: ignore[no-untyped-def]
-    """A WeasyPrint URL fetcher that serves only files under `roots` and refuses everything else:
-    file:, data:, other hosts, redirects (nothing is fetched from the network at all)."""
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
+# ------------------------------------------------------------------ what a PDF shows
 
-    class LockedFetcher(URLFetcher):
-        def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-            if not url.startswith(ASSET_ORIGIN):
-                raise RefusedURL(f"refused to fetch {url[:80]!r}")
-            prefix, _, name = url[len(ASSET_ORIGIN):].partition("/")
-            root = roots.get(prefix)
-            if root is None or not name:
-                raise RefusedURL(f"refused to fetch {url[:80]!r}")
-            path = (root / name.split("?")[0]).resolve()
-            if not path.is_relative_to(root.resolve()) or not path.is_file():
-                raise RefusedURL(f"no such asset {url[:80]!r}")
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": kind})
 
-    return LockedFetcher(allow_redirects=False, allowed_protocols=("https",))
+def listed_entries(letter: Letter, exclude: Sequence[int] = ()) -> list[Entry]:
+    """The listed signatories in listing order, read as plain rows (cheap even for thousands)."""
+    query = signing.listed_query(letter).with_only_columns(
+        Signature.id, Signature.organization, Signature.display_name, Signature.city,
+        Signature.region, Signature.scope, Signature.contact_name)
+    if exclude:
+        query = query.where(Signature.id.not_in(list(exclude)))
+    return [Entry(id=row.id, shown_name=row.display_name or row.organization,
+                  place=", ".join(p for p in (row.city, row.region) if p), scope=row.scope,
+                  contact_name=row.contact_name if letter.show_contact_names else "")
+            for row in db.session.execute(query)]
+
+
+@functools.cache
+def _template_revision() -> str:
+    """Changes whenever a PDF template or the print stylesheet does, so old PDFs are not served."""
+    digest = hashlib.sha256()
+    for path in sorted((TEMPLATES / "pdf").glob("*.html")) + [STATIC / "pdf.css"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def fingerprint(kind: str, letter: Letter, entries: Iterable[Entry], date: str,
+                *extra: str) -> str:
+    """SHA-256 of everything a PDF shows: the letter version, its print settings, the date and
+    the listed signatories (as shown), and the templates that lay them out."""
+    digest = hashlib.sha256()
+    parts = [_template_revision(), kind, str(letter.id), letter.content_hash(), letter.language,
+             letter.coalition_name, letter.logo_file or "", letter.closing,
+             str(letter.show_contact_names), date, *extra]
+    digest.update("\x1f".join(parts).encode())
+    for e in entries:
+        digest.update(f"\x1e{e.id}\x1f{e.shown_name}\x1f{e.place}\x1f{e.scope}\x1f"
+                      f"{e.contact_name}".encode())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ the PDFs
+
+
+def current_pdf(letter: Letter, entries: Sequence[Entry] | None = None) -> Pdf:
+    """The letter with its listed signatories (`entries`, read now if not given), dated today:
+    cached, or rendered now."""
+    now = utcnow()
+    entries = listed_entries(letter) if entries is None else entries
+    key = fingerprint("signed", letter, entries, local_date(now))
+    data = cached(f"letter{letter.id}-signed", key,
+                  lambda: letter_html(letter, entries, now))
+    return Pdf(data, key)
+
+
+def addendum_pdf(letter: Letter, delivered_ids: Sequence[int], delivered_on: datetime,
+                 delivered_sha256: str) -> Pdf | None:
+    """The signatories listed now that are not in the delivered copy, or None if there are none."""
+    now = utcnow()
+    entries = listed_entries(letter, exclude=delivered_ids)
+    if not entries:
+        return None
+    key = fingerprint("addendum", letter, entries, local_date(now), delivered_sha256)
+    data = cached(f"letter{letter.id}-addendum", key, lambda: letter_html(
+        letter, entries, now, template="pdf/addendum.html", delivered_on=local_date(delivered_on),
+        delivered_count=len(delivered_ids), delivered_sha256=delivered_sha256))
+    return Pdf(data, key)
 
 
 def signed_pdf(letter: Letter) -> bytes:
     """The signed letter with its listed signatories, as PDF."""
-    return html_to_pdf(letter_html(letter, signing.listed(letter)))
+    return current_pdf(letter).data
 
 
-def html_to_pdf(html: str, uploads: Path | None = None) -> bytes:
-    """The one place that touches WeasyPrint."""
-    from weasyprint import HTML
+# ------------------------------------------------------------------ the cache
 
-    roots = {"static": STATIC}
-    if uploads is not None:
-        roots["uploads"] = uploads
-    document = HTML(string=html, base_url=ASSET_ORIGIN, url_fetcher=_locked_fetcher(roots))
-    return bytes(document.write_pdf())
+
+def cache_folder() -> Path:
+    folder = Path(current_app.instance_path) / "pdf-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def cached(name: str, key: str, build_html: Callable[[], str]) -> bytes:
+    """The PDF stored under `name` and `key`, rendered from build_html() if there is none yet.
+
+    A file lock per name lets one process render while the others wait, then read its file; so
+    two requests for a stale PDF, in any workers on this host, render it once.
+    """
+    folder = cache_folder()
+    path = folder / f"{name}-{key}.pdf"
+    data = _read(path)
+    if data is not None:
+        return data
+    timeout = float(current_app.config["PDF_TIMEOUT"])
+    with _locked(folder / f"{name}.lock", wait=timeout + 30):
+        data = _read(path)  # another worker made it while this one waited
+        if data is not None:
+            return data
+        started = time.monotonic()
+        data = render_in_child(build_html(), timeout)
+        _write_atomically(path, data)
+        for old in folder.glob(f"{name}-*.pdf"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        log.info("rendered %s in %.1f s (%d kB)", name, time.monotonic() - started,
+                 len(data) // 1024)
+    return data
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _locked(path: Path, wait: float) -> Iterator[None]:
+    """An exclusive flock on `path`, waiting up to `wait` seconds (the holder may be rendering)."""
+    with open(path, "a+b") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise PdfUnavailable("another PDF of this letter is still being made") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ------------------------------------------------------------------ the child process
+
+
+def asset_roots() -> dict[str, Path]:
+    """The folders the PDF may load from: the bundled static files and the uploaded images."""
+    return {"static": STATIC, "uploads": upload_folder()}
+
+
+def render_in_child(html: str, timeout: float) -> bytes:
+    """Run pdfwriter.py in a fresh interpreter: HTML in, PDF out, killed after `timeout` s."""
+    request = json.dumps({"html": html, "roots": {k: str(v) for k, v in asset_roots().items()}})
+    try:
+        done = subprocess.run([sys.executable, "-P", str(WRITER)], input=request.encode(),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        log.error("PDF rendering stopped after %s s", timeout)
+        raise PdfUnavailable(f"the PDF took longer than {timeout:g} seconds to make") from None
+    for line in done.stderr.decode("utf-8", "replace").splitlines():
+        log.warning("pdf renderer: %s", line[:300])
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+        raise PdfUnavailable("the PDF could not be made (see the log)")
+    return done.stdout
+
+
+# ------------------------------------------------------------------ uploaded images
+
+
+def upload_folder() -> Path:
+    """Uploaded letterhead and body images; served only to the PDF renderer, never over HTTP."""
+    return Path(current_app.instance_path) / "uploads"
+
+
+def store_image(data: bytes) -> str:
+    """Check that `data` is a PNG or JPEG of sensible size and keep it; returns its file name
+    (named by its content, so a new logo means a new name and a new PDF)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise UploadRejected("The file is empty.")
+    if len(data) > IMAGE_MAX_BYTES:
+        raise UploadRejected(f"The image is larger than {IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind, size = image.format, image.size
+                image.verify()
+    except (UnidentifiedImageError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, OSError, SyntaxError, ValueError):
+        raise UploadRejected("The file is not a PNG or JPEG image.") from None
+    if kind not in ("PNG", "JPEG"):
+        raise UploadRejected("The file is not a PNG or JPEG image.")
+    if max(size) > IMAGE_MAX_SIDE:
+        raise UploadRejected(f"The image is larger than {IMAGE_MAX_SIDE} pixels on a side.")
+    name = f"{hashlib.sha256(data).hexdigest()[:32]}.{'png' if kind == 'PNG' else 'jpg'}"
+    folder = upload_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if not target.exists():
+        _write_atomically(target, data)
+    return name

@@ -15,14 +15,19 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_login import login_required
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import BooleanField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from .. import letters, outbox, render, signing
+from .. import delivery, letters, outbox, signing
 from ..extensions import db
 from ..forms import ActionForm, ImportForm, LetterForm, RenameForm
 from ..letters import LetterError, LetterText
 from ..markup import markdown_to_html
 from ..models import Letter, Signature
+from ..render import Pdf, PdfUnavailable, UploadRejected
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 TABS = {
@@ -149,8 +154,8 @@ def signatures(slug: str) -> str:
     same_org = signing.org_counts(letter)
     return render_template(
         "admin/signatures.html", letter=letter, rows=rows, tab=tab, tabs=TABS,
-        counts=signing.status_counts(letter), flags={s.id: signing.flags(s, same_org.get(s.org_key, 0))
-                                                     for s in rows},
+        counts=signing.status_counts(letter),
+        flags={s.id: signing.flags(s, same_org.get(s.org_key, 0)) for s in rows},
         action=ActionForm(), rename=RenameForm(), upload=ImportForm(),
     )
 
@@ -161,7 +166,8 @@ def decide_one(slug: str, signature_id: int, verb: str) -> Response:
     if ActionForm().validate_on_submit():
         changed = signing.decide(letter, [signature_id], approve=verb == "approve")
         db.session.commit()
-        flash(f"{'Approved' if verb == 'approve' else 'Rejected'} {changed} signature(s).", "success")
+        done = "Approved" if verb == "approve" else "Rejected"
+        flash(f"{done} {changed} signature(s).", "success")
     return _back_to_list(letter)
 
 
@@ -170,7 +176,8 @@ def decide_many(slug: str) -> Response:
     letter = letter_or_404(slug)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     verb = request.form.get("verb", "")
-    if not ActionForm().validate_on_submit() or not ids or verb not in ("approve", "reject", "release"):
+    verbs = ("approve", "reject", "release")
+    if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
         flash("Select at least one signature, then choose what to do.", "error")
         return _back_to_list(letter)
     if verb == "release":
@@ -214,11 +221,8 @@ def import_signatures(slug: str) -> Response:
         flash("Choose a .csv file to import.", "error")
         return _back_to_list(letter)
     try:
-        text = form.file.data.read().decode("utf-8-sig")
+        text = signing.decode_csv(form.file.data.read())
         count = signing.import_csv(letter, text, approved=bool(form.approved.data))
-    except UnicodeDecodeError:
-        flash("The file is not UTF-8 text: save it from your spreadsheet as “CSV UTF-8”.", "error")
-        return _back_to_list(letter)
     except signing.ImportProblem as exc:
         db.session.rollback()
         flash("Nothing was imported: " + "; ".join(exc.problems[:10]), "error")
@@ -239,13 +243,6 @@ def export_csv(slug: str) -> Response:
     )
 
 
-@bp.get("/letters/<slug>/letter.pdf")
-def export_pdf(slug: str) -> Response:
-    letter = letter_or_404(slug)
-    return Response(render.signed_pdf(letter), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{letter.slug}.pdf"'})
-
-
 # ------------------------------------------------------------------ mail
 
 
@@ -264,3 +261,121 @@ def outbox_retry() -> Response:
         flash(f"{count} message(s) queued again.", "success")
     return redirect(url_for("admin.outbox_page"), code=303)
 
+
+# ------------------------------------------------------------ the signed letter: PDF and delivery
+
+
+class LetterheadForm(FlaskForm):
+    coalition_name = StringField("Coalition name on the letterhead",
+                                 validators=[Optional(), Length(max=200)])
+    logo = FileField("Logo on the letterhead (PNG or JPEG, at most 2 MB)",
+                     validators=[FileAllowed(["png", "jpg", "jpeg"], "A PNG or JPEG image.")])
+    remove_logo = BooleanField("Remove the logo")
+    closing = TextAreaField("Closing line", validators=[Optional(), Length(max=300)],
+                            description="Printed under the body, for example “Respectfully,”; "
+                                        "leave it empty if the body ends with one.")
+    delivery_emails = TextAreaField("Recipients’ email addresses",
+                                    description="One a line; they get the final PDF if the box "
+                                                "below is ticked.")
+    deliver_by_email = BooleanField("Email the final PDF to these addresses on delivery")
+    save = SubmitField("Save")
+
+
+class DeliverForm(FlaskForm):
+    notify = BooleanField("Tell the signatories by email that the letter was delivered",
+                          default=True)
+    confirm = BooleanField("I have checked the PDF: close the letter and deliver it",
+                           validators=[DataRequired("Tick this box to confirm.")])
+    submit = SubmitField("Close and deliver")
+
+
+@bp.get("/letters/<slug>/letter.pdf")
+def export_pdf(slug: str) -> Response | tuple[str, int, dict[str, str]]:
+    """The signed letter as a download: the delivered copy once delivered, else the current one."""
+    letter = letter_or_404(slug)
+    try:
+        pdf = delivery.letter_pdf(letter)
+    except PdfUnavailable as exc:
+        return pdf_unavailable(exc)
+    return pdf_download(pdf, f"{letter.slug}.pdf")
+
+
+def pdf_download(pdf: Pdf, filename: str) -> Response:
+    response = Response(pdf.data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    response.set_etag(pdf.etag)
+    return response
+
+
+def pdf_unavailable(exc: PdfUnavailable) -> tuple[str, int, dict[str, str]]:
+    return render_template("error.html", code=503, title="The PDF is not ready",
+                           message=f"{str(exc).capitalize()}. Try again in a minute."), \
+        503, {"Retry-After": "60"}
+
+
+@bp.route("/letters/<slug>/deliver", methods=["GET", "POST"])
+def deliver_page(slug: str) -> Response | tuple[str, int]:
+    """Letterhead, closing and recipients; a look at the PDF; then close and deliver."""
+    letter = letter_or_404(slug)
+    record = delivery.delivery_of(letter)
+    form = LetterheadForm(obj=letter)
+    if record is None and form.validate_on_submit():
+        try:
+            logo = form.logo.data.read() if form.logo.data else None
+            delivery.set_letterhead(letter, form.coalition_name.data or "", form.closing.data or "",
+                                    logo, remove_logo=bool(form.remove_logo.data))
+            delivery.set_recipients(letter, form.delivery_emails.data or "",
+                                    bool(form.deliver_by_email.data))
+        except UploadRejected as exc:
+            form.logo.errors = [str(exc)]
+        except delivery.DeliveryError as exc:
+            form.delivery_emails.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash("Saved. Download the PDF to see it.", "success")
+            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+        db.session.rollback()
+        letter = letter_or_404(slug)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "admin/deliver.html", letter=letter, record=record, form=form, close=DeliverForm(),
+        counts=signing.status_counts(letter),
+        addendum=delivery.addendum_count(letter, record) if record else 0,
+    ), status
+
+
+@bp.post("/letters/<slug>/deliver/close")
+def close_and_deliver(slug: str) -> Response:
+    letter = letter_or_404(slug)
+    form = DeliverForm()
+    if not form.validate_on_submit():
+        flash("Tick the box to confirm that you have checked the PDF.", "error")
+        return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+    try:
+        record = delivery.deliver(letter, organizer_id=current_user.id,
+                                  notify_signatories=bool(form.notify.data))
+    except (delivery.DeliveryError, PdfUnavailable) as exc:
+        db.session.rollback()
+        flash(f"Nothing was delivered: {exc}", "error")
+        return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+    db.session.commit()
+    flash(f"Closed and delivered with {record.signatory_count} signatories.", "success")
+    return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+
+
+@bp.get("/letters/<slug>/delivery.zip")
+def delivery_package(slug: str) -> Response:
+    """The final package: the delivered PDF, the private contacts CSV and the delivery record."""
+    letter = letter_or_404(slug)
+    record = delivery.delivery_of(letter)
+    if record is None:
+        abort(404)
+    return Response(delivery.package(letter, record), mimetype="application/zip",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{letter.slug}-delivered.zip"'})
+
+
+@bp.app_template_global("delivery_summary")
+def delivery_summary(letter: Letter) -> delivery.Summary | None:
+    """For the public letter page: when and with how many signatories the letter was delivered."""
+    return delivery.summary(letter)

@@ -18,7 +18,7 @@ from flask import (
 )
 from sqlalchemy import text
 
-from .. import letters, render, signing
+from .. import delivery, letters, render, signing
 from ..extensions import db
 from ..forms import ConfirmForm, ResendForm, SignForm
 from ..markup import markdown_to_html
@@ -178,12 +178,26 @@ def signers_json(slug: str) -> Response:
     return Response(body, mimetype="application/json")
 
 
-@bp.get("/letters/<slug>.pdf")
-def letter_pdf(slug: str) -> Response:
+@bp.get("/letters/<slug>/addendum.pdf", defaults={"part": "addendum"})
+@bp.get("/letters/<slug>.pdf", defaults={"part": "letter"})  # registered first: url_for's default
+def letter_pdf(slug: str, part: str = "letter") -> Response | tuple[str, int, dict[str, str]]:
+    """The signed letter (the delivered copy, byte for byte, once delivered), or the addendum of
+    signatories listed after delivery; cached, with an ETag so a reload costs nothing."""
     letter = public_letter(slug)
-    blob = render.signed_pdf(letter)
-    return Response(blob, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{letter.slug}.pdf"'})
+    try:
+        pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
+    except render.PdfUnavailable as exc:
+        return render_template("error.html", code=503, title="The PDF is not ready",
+                               message=f"{str(exc).capitalize()}. Try again in a minute."), \
+            503, {"Retry-After": "60"}
+    if pdf is None:
+        abort(404)
+    name = f"{letter.slug}-addendum.pdf" if part == "addendum" else f"{letter.slug}.pdf"
+    response = Response(pdf.data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+    response.set_etag(pdf.etag)
+    response.cache_control.no_cache = True
+    return response.make_conditional(request)
 
 
 @bp.app_template_filter("local_time")

@@ -1,0 +1,311 @@
+"""Final export and delivery: closing a letter, the delivery record and its fingerprint, the
+public page, the addendum, the final package, delivery emails through a real SMTP server, and
+migration 0002 over existing data."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zipfile
+
+import pytest
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+from conftest import submit, text_of
+from support_pdf import SharedPdfStore, one_line, pdf_text
+
+from campaign import delivery, outbox, render, signing
+from campaign.extensions import db
+from campaign.models import DeliveredSignature, Delivery, Letter, OutboxMessage
+
+SLUG = "stop-forwarding"
+PDF = f"/letters/{SLUG}.pdf"
+ADDENDUM = f"/letters/{SLUG}/addendum.pdf"
+DELIVER = f"/admin/letters/{SLUG}/deliver"
+
+
+@pytest.fixture
+def app_config(app_config, smtp):
+    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    return SharedPdfStore(tmp_path_factory.mktemp("pdf-store"))
+
+
+@pytest.fixture(autouse=True)
+def reuse_pdfs(app, shared_store):
+    """Tests that deliver the same content share one render (see SharedPdfStore)."""
+    cache = render.cache_folder()
+    shared_store.seed(cache)
+    yield
+    shared_store.keep(cache)
+
+
+@pytest.fixture
+def letter(make_letter, make_signature):
+    """An open letter with three listed signatories, one awaiting approval, one rejected."""
+    letter = make_letter()
+    make_signature(letter, organization="Sunrise Tenants Union", email="rosa@sunrise.example.org",
+                   contact_name="Rosa Díaz", phone="+1 555 0199")
+    make_signature(letter, organization="Asociación de Jornaleros",
+                   email="ana@jornaleros.example.org", scope="state", city="Fresno", region="CA")
+    make_signature(letter, organization="Heartland Alliance", email="info@heartland.example.net",
+                   scope="national", city="Omaha", region="NE")
+    make_signature(letter, "pending", organization="Waiting Room Collective",
+                   email="wait@example.net")
+    make_signature(letter, "rejected", organization="Turned Away Group", email="no@example.net")
+    return letter
+
+
+def close(admin, notify: bool = True, confirm: bool = True):
+    return submit(admin, DELIVER, {"confirm": "y" if confirm else None,
+                                   "notify": "y" if notify else None}, "Close and deliver")
+
+
+def record() -> Delivery:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(Delivery))
+
+
+def settings(admin, **fields):
+    return submit(admin, DELIVER, fields, "Save", content_type="multipart/form-data")
+
+
+def visible_text(html: str) -> str:
+    return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
+
+
+# ------------------------------------------------------------------ closing and the record
+
+
+def test_closing_records_the_date_count_and_sha256_of_the_served_pdf(admin, client, letter):
+    response = close(admin)
+    assert response.status_code == 303
+    saved = record()
+    assert saved.signatory_count == 3
+    assert saved.recipients == "The Director\nWashington, DC"
+    served = client.get(PDF).data
+    assert hashlib.sha256(served).hexdigest() == saved.sha256
+    assert hashlib.sha256(saved.pdf).hexdigest() == saved.sha256
+    assert db.session.get(Letter, letter.id).status == "closed"
+    assert len(db.session.scalars(sa.select(DeliveredSignature)).all()) == 3
+
+
+def test_the_delivered_pdf_lists_exactly_the_listed_signatories(admin, client, letter):
+    close(admin)
+    text = one_line(pdf_text(client.get(PDF).data))
+    for name in ("Sunrise Tenants Union", "Asociación de Jornaleros", "Heartland Alliance"):
+        assert name in text
+    assert "Waiting Room Collective" not in text and "Turned Away Group" not in text
+
+
+def test_the_public_page_says_when_and_with_how_many_it_was_delivered(admin, client, letter):
+    close(admin)
+    page = client.get(f"/letters/{SLUG}").get_data(as_text=True)
+    text = visible_text(page)
+    saved = record()
+    date = saved.delivered_at.strftime("%B %-d, %Y")
+    assert f"Delivered on {date} with 3 signatories." in text
+    fingerprint = BeautifulSoup(page, "html.parser").select_one(".fingerprint code").get_text()
+    assert fingerprint == saved.sha256
+    assert "Addendum" not in text
+
+
+def test_a_letter_not_yet_delivered_shows_no_delivery(client, letter):
+    assert "Delivered on" not in client.get(f"/letters/{SLUG}").get_data(as_text=True)
+
+
+def test_later_approvals_leave_the_delivered_pdf_byte_identical(admin, client, letter):
+    close(admin)
+    delivered = client.get(PDF).data
+    waiting = db.session.scalar(sa.select(signing.Signature).where(
+        signing.Signature.organization == "Waiting Room Collective"))
+    signing.decide(letter, [waiting.id], approve=True)
+    db.session.commit()
+    assert client.get(PDF).data == delivered
+    assert admin.get(f"/admin/letters/{SLUG}/letter.pdf").data == delivered
+
+
+def test_later_approvals_go_to_the_addendum(admin, client, letter, make_signature):
+    close(admin)
+    assert client.get(ADDENDUM).status_code == 404  # nobody joined since
+    waiting = db.session.scalar(sa.select(signing.Signature).where(
+        signing.Signature.organization == "Waiting Room Collective"))
+    signing.decide(letter, [waiting.id], approve=True)
+    db.session.commit()
+    response = client.get(ADDENDUM)
+    assert response.status_code == 200
+    text = one_line(pdf_text(response.data))
+    assert "Waiting Room Collective" in text
+    assert "Sunrise Tenants Union" not in text
+    assert record().sha256 in "".join(text.split())
+    page = visible_text(client.get(f"/letters/{SLUG}").get_data(as_text=True))
+    assert "Addendum: 1 organization signed on later (PDF)" in page
+
+
+def test_the_final_package_holds_the_pdf_the_contacts_and_the_record(admin, letter):
+    close(admin)
+    saved = record()
+    response = admin.get(f"/admin/letters/{SLUG}/delivery.zip")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert sorted(archive.namelist()) == sorted([f"{SLUG}.pdf", f"{SLUG}-contacts.csv",
+                                                 "delivery.txt"])
+    assert hashlib.sha256(archive.read(f"{SLUG}.pdf")).hexdigest() == saved.sha256
+    rows = list(csv.DictReader(io.StringIO(archive.read(f"{SLUG}-contacts.csv").decode())))
+    assert [r["organization"] for r in rows] == ["Heartland Alliance", "Asociación de Jornaleros",
+                                                  "Sunrise Tenants Union"]
+    assert rows[2]["email"] == "rosa@sunrise.example.org"
+    assert rows[2]["phone"] == "'+1 555 0199"  # a leading + is quoted so no spreadsheet runs it
+    note = archive.read("delivery.txt").decode()
+    assert "Signatories: 3" in note and saved.sha256 in note and "staff@example.org" in note
+
+
+def test_the_final_package_needs_a_login(client, letter):
+    response = client.get(f"/admin/letters/{SLUG}/delivery.zip")
+    assert response.status_code in (302, 303)
+    assert "/login" in response.headers["Location"]
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def test_delivering_twice_is_refused_and_keeps_the_first_record(admin, letter):
+    close(admin)
+    first = record()
+    letter = db.session.get(Letter, letter.id)
+    with pytest.raises(delivery.AlreadyDelivered):
+        delivery.deliver(letter)
+    db.session.rollback()
+    assert db.session.scalars(sa.select(Delivery)).all() == [first]
+
+
+def test_a_letter_with_no_listed_signatory_cannot_be_delivered(admin, make_letter):
+    make_letter()
+    response = close(admin)
+    assert response.status_code == 303
+    page = visible_text(admin.get(DELIVER).get_data(as_text=True))
+    assert "Nothing was delivered: No signatory is listed yet" in page
+    assert record() is None
+    assert db.session.scalar(sa.select(Letter.status)) == "open"
+
+
+def test_closing_needs_the_confirmation_box(admin, letter):
+    close(admin, confirm=False)
+    assert record() is None
+    assert "Tick the box" in admin.get(DELIVER).get_data(as_text=True)
+
+
+def test_recipient_addresses_are_checked(admin, letter):
+    response = settings(admin, delivery_emails="director@example.net\nnot an address",
+                        deliver_by_email="y")
+    assert response.status_code == 422
+    assert "&#39;not an address&#39; is not an email address." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Letter.delivery_emails)) == ""
+
+
+def test_the_deliver_page_needs_a_login(client, letter):
+    response = client.get(DELIVER)
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+# ------------------------------------------------------------------ delivery emails
+
+
+def test_the_final_pdf_is_emailed_to_the_recipients_through_the_outbox(admin, letter, smtp):
+    assert settings(admin, delivery_emails="director@example.net, deputy@example.net",
+                    deliver_by_email="y").status_code == 303
+    close(admin, notify=False)
+    assert outbox.deliver_due() == 2
+    saved = record()
+    assert saved.emailed_to == "director@example.net\ndeputy@example.net"
+    for address in ("director@example.net", "deputy@example.net"):
+        [message] = smtp.to(address)
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_filename() == f"{SLUG}.pdf"
+        assert hashlib.sha256(attachment.get_content()).hexdigest() == saved.sha256
+        assert saved.sha256 in text_of(message)
+
+
+def test_signatories_are_told_the_letter_was_delivered_with_its_link(admin, letter, smtp):
+    close(admin)
+    assert outbox.deliver_due() == 3
+    told = sorted(rcpt for _, rcpts in smtp.envelopes for rcpt in rcpts)
+    assert told == ["ana@jornaleros.example.org", "info@heartland.example.net",
+                    "rosa@sunrise.example.org"]
+    [message] = smtp.to("rosa@sunrise.example.org")
+    body = text_of(message)
+    assert message["Subject"] == "Delivered: Stop Forwarding Fingerprints"
+    assert "was delivered on" in body and "with 3 signatories" in body
+    assert re.findall(r"https?://\S+", body) == [f"http://localhost/letters/{SLUG}",
+                                                 f"http://localhost{PDF}"]
+    assert list(message.iter_attachments()) == []
+
+
+def test_no_email_goes_out_unless_asked(admin, letter, smtp):
+    close(admin, notify=False)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_delivery_mail_waits_in_the_outbox_while_the_server_is_down(admin, letter, smtp):
+    settings(admin, delivery_emails="director@example.net", deliver_by_email="y")
+    close(admin, notify=False)
+    smtp.refuse = True
+    assert outbox.deliver_due() == 0
+    db.session.execute(sa.update(OutboxMessage).values(send_after=sa.func.now()))
+    db.session.commit()
+    smtp.refuse = False
+    assert outbox.deliver_due() == 1
+    [message] = smtp.to("director@example.net")
+    assert hashlib.sha256(next(message.iter_attachments()).get_content()).hexdigest() == \
+        record().sha256
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_export_pdf_after_delivery_writes_the_delivered_copy(admin, letter, runner, tmp_path):
+    close(admin)
+    target = tmp_path / "final.pdf"
+    result = runner.invoke(args=["export-pdf", SLUG, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == record().sha256
+
+
+def test_export_pdf_addendum_of_an_undelivered_letter_is_a_one_line_error(runner, letter,
+                                                                          tmp_path):
+    result = runner.invoke(args=["export-pdf", SLUG, "--addendum", "-o", str(tmp_path / "a.pdf")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: stop-forwarding has no addendum")
+    assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ migration 0002
+
+
+def test_migration_0002_adds_its_columns_to_existing_letters_and_goes_back(app):
+    import flask_migrate
+
+    directory = str(app.extensions["migrate"].directory)
+    flask_migrate.downgrade(directory=directory, revision="0001")
+    db.engine.dispose()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO letter (slug, title, recipient, body, status, language, require_approval,"
+            " show_contact_names, created_at, updated_at) VALUES ('old', 'Old', '', '', 'open',"
+            " 'en', true, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    flask_migrate.upgrade(directory=directory)
+    db.engine.dispose()
+    old = db.session.scalar(sa.select(Letter).where(Letter.slug == "old"))
+    assert (old.coalition_name, old.logo_file, old.closing, old.delivery_emails,
+            old.deliver_by_email) == ("", None, "", "", False)
+    db.session.rollback()  # let go of SQLite's write lock before migrating again
+    flask_migrate.downgrade(directory=directory, revision="0001")
+    db.engine.dispose()
+    inspector = sa.inspect(db.engine)
+    assert "delivery" not in inspector.get_table_names()
+    assert "coalition_name" not in {c["name"] for c in inspector.get_columns("letter")}
+    flask_migrate.upgrade(directory=directory)
