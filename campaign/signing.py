@@ -477,54 +477,74 @@ def listed_count(letter: Letter, search: str = "") -> int:
 # ------------------------------------------------------------------ import
 
 
+# The longest value each column may hold (the email is checked as an address instead).
+IMPORT_LIMITS = {"organization": 300, "contact_name": 200, "contact_title": 200, "phone": 50,
+                 "website": 300, "city": 120, "region": 120, "country": 120}
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of a CSV file; one that is not UTF-8 is refused naming its first bad line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportProblem([f"line {line}: not UTF-8 text (save the file as CSV UTF-8)"]) from None
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, its cells); malformed CSV is an ImportProblem."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        reason = ("a cell is too long" if "field larger" in str(exc)
+                  else f"not valid CSV ({exc}; is a quote left open?)")
+        raise ImportProblem([f"line {start}: {reason}"]) from None
+
+
+def _import_header(cells: list[str]) -> list[str]:
+    header = [cell.strip().lower() for cell in cells]
+    named = [h for h in header if h]
+    if "organization" not in header:
+        raise ImportProblem([f"line 1: the header row must name an 'organization' column "
+                             f"(it names: {', '.join(named)[:200] or 'nothing'})"])
+    unknown = [h for h in named if h not in IMPORT_COLUMNS]
+    if unknown:
+        raise ImportProblem([f"line 1: unknown column {unknown[0][:80]!r} "
+                             f"(known: {', '.join(IMPORT_COLUMNS)})"])
+    twice = sorted({h for h in named if named.count(h) > 1})
+    if twice:
+        raise ImportProblem([f"line 1: the column {twice[0]!r} appears twice"])
+    return header
+
+
 def import_csv(letter: Letter, text: str, approved: bool) -> int:
     """Import signatories from CSV text: every row or none; problems are named by line."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    if "organization" not in header:
-        raise ImportProblem(["the header row must name an 'organization' column"])
-    unknown = [h for h in header if h not in IMPORT_COLUMNS]
-    if unknown:
-        raise ImportProblem([f"unknown column {unknown[0]!r} (known: {', '.join(IMPORT_COLUMNS)})"])
-    reader.fieldnames = header
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ImportProblem(["line 1: the file is empty (it needs a header row such as "
+                             "organization,email,city)"])
+    records = _records(text)
+    _, first = next(records)
+    header = _import_header(first)
+    taken = set(db.session.scalars(select(Signature.email).where(
+        Signature.letter_id == letter.id, Signature.email.is_not(None))))
 
     problems: list[str] = []
     rows: list[tuple[SignerInput, str | None]] = []
-    seen_emails: set[str] = set()
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            problems.append(f"line {line}: more cells than the header has columns")
-            continue
-        values = {k: (v or "").strip() for k, v in row.items()}
-        if not any(values.values()):
-            continue
-        if not clean_text(values.get("organization")):
-            problems.append(f"line {line}: no organization")
-            continue
-        scope_raw = values.get("scope", "").lower() or "local"
-        scope = SCOPE_WORDS.get(scope_raw)
-        if scope is None:
-            problems.append(
-                f"line {line}: scope {values['scope']!r} is not one of {', '.join(SCOPES)}")
-            continue
-        email = None
-        if values.get("email"):
-            try:
-                email = normalize_email(values["email"])
-            except SigningError:
-                problems.append(f"line {line}: {values['email']!r} is not an email address")
-                continue
-            if email in seen_emails or _by_email(letter, email) is not None:
-                problems.append(f"line {line}: {email} has already signed this letter")
-                continue
-            seen_emails.add(email)
-        text = {k: values.get(k, "") for k in IMPORT_COLUMNS if k not in ("email", "scope")}
-        rows.append((SignerInput(**text, email=email, scope=scope), email))
+    for line, cells in records:
+        problem, parsed = _import_row(header, cells, taken)
+        if problem:
+            problems.append(f"line {line}: {problem}")
+        elif parsed is not None:
+            rows.append(parsed)
     if problems:
         raise ImportProblem(problems)
     if not rows:
-        raise ImportProblem(["the file has no rows under its header"])
+        raise ImportProblem(["line 2: the file has no rows under its header"])
 
     now = utcnow()
     for data, email in rows:
@@ -536,6 +556,39 @@ def import_csv(letter: Letter, text: str, approved: bool) -> int:
         db.session.add(signature)
     db.session.flush()
     return len(rows)
+
+
+def _import_row(header: list[str], cells: list[str], taken: set[str | None]
+                ) -> tuple[str | None, tuple[SignerInput, str | None] | None]:
+    """One record checked: (the problem, None) or (None, the row); a blank record is (None, None).
+    An email it carries is added to `taken`, so that the file cannot hold it twice."""
+    if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+        return f"{len(cells)} cells, but the header has {len(header)} columns", None
+    values = {h: c.strip() for h, c in zip(header, cells, strict=False) if h}
+    unnamed = [c for h, c in zip(header, cells, strict=False) if not h and c.strip()]
+    if not any(values.values()) and not unnamed:
+        return None, None
+    if unnamed:
+        return "a cell is under a column with no name", None
+    if not clean_text(values.get("organization")):
+        return "no organization", None
+    for column, limit in IMPORT_LIMITS.items():
+        if len(values.get(column, "")) > limit:
+            return f"{column} is longer than {limit} characters", None
+    scope = SCOPE_WORDS.get(values.get("scope", "").lower() or "local")
+    if scope is None:
+        return f"scope {values['scope'][:40]!r} is not one of {', '.join(SCOPES)}", None
+    email = None
+    if values.get("email"):
+        try:
+            email = normalize_email(values["email"])
+        except SigningError:
+            return f"{values['email'][:80]!r} is not an email address", None
+        if email in taken:
+            return f"{email} has already signed this letter (or is in the file twice)", None
+        taken.add(email)
+    text = {k: values.get(k, "") for k in IMPORT_COLUMNS if k not in ("email", "scope")}
+    return None, (SignerInput(**text, email=email, scope=scope), email)
 
 
 # ------------------------------------------------------------------ export
