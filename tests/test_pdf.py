@@ -431,3 +431,23 @@ def test_a_signature_row_is_what_listed_entries_reads(app, make_letter, make_sig
     [entry] = render.listed_entries(letter)
     assert (entry.shown_name, entry.place, entry.scope) == ("Sunrise Tenants", "Tucson", "local")
     assert db.session.get(Signature, entry.id) is signature
+
+
+def test_eighty_signatories_are_set_in_two_columns_and_no_entry_is_split(client, make_letter,
+                                                                          reuse_pdfs):
+    letter = make_letter()
+    rows = [f"Neighborhood Defense Committee of District {n:02d},Tucson,AZ,United States,"
+            f"{('national', 'state', 'local', 'international')[n % 4]}" for n in range(80)]
+    signing.import_csv(letter, "organization,city,region,country,scope\n" + "\n".join(rows),
+                       approved=True)
+    db.session.commit()
+    pdf = client.get(PDF).data
+    pages = ["".join(page.split()) for page in pdf_pages(pdf)]
+    for n in range(80):
+        entry = f"NeighborhoodDefenseCommitteeofDistrict{n:02d}Tucson,AZ"
+        assert sum(entry in page for page in pages) == 1, n
+    starts: set[int] = set()
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        page.extract_text(visitor_text=lambda text, cm, tm, *_: starts.add(round(cm[4] + tm[4]))
+                          if text.startswith("Neighborhood") else None)
+    assert len(starts) == 2, starts
