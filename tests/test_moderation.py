@@ -102,6 +102,18 @@ def test_a_row_shows_what_was_submitted(admin, make_letter, make_signature):
         assert shown in text
 
 
+def test_a_long_tab_says_how_many_it_does_not_show(admin, make_letter, make_signature,
+                                                  monkeypatch):
+    from campaign.views import admin as admin_views
+
+    monkeypatch.setattr(admin_views, "MODERATION_ROWS", 2)
+    letter = make_letter()
+    for n in range(3):
+        make_signature(letter, status="pending", organization=f"Group {n}")
+    assert names_on(admin, "pending") == ["Group 0", "Group 1"]
+    assert "Showing the first 2 of 3" in soup_of(admin.get(PAGE)).get_text(" ")
+
+
 def test_the_moderation_page_needs_a_login(client, one_of_each):
     answer = client.get(PAGE)
     assert answer.status_code in (302, 303)

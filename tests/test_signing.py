@@ -2,6 +2,7 @@
 letters that take no signatures; with a real SMTP server."""
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import timedelta
@@ -143,6 +144,37 @@ def test_a_signer_goes_from_the_form_to_the_public_list(new_client, make_letter,
     }
     page = BeautifulSoup(signer.get(LETTER).get_data(as_text=True), "html.parser")
     assert page.find(class_="count").strong.get_text() == "1"
+
+
+def test_two_people_in_two_browsers_are_listed_grouped_and_sorted(new_client, make_letter, admin,
+                                                                   smtp):
+    make_letter()
+    people = [("the Zócalo Workers", "ana@zocalo.example.org", "local"),
+              ("Alianza Nacional", "luis@alianza.example.net", "national")]
+    browsers = [new_client() for _ in people]
+    for browser, (org, email, scope) in zip(browsers, people, strict=True):
+        assert sign(browser, organization=org, email=email, scope=scope).status_code == 303
+    outbox.deliver_due()
+    smtp.wait(2)
+    for browser, (_, email, _) in zip(browsers, people, strict=True):
+        submit(browser, path_of(confirm_link(smtp, email)), {}, "Confirm")
+    page = admin.get("/admin/letters/stop-forwarding/signatures").get_data(as_text=True)
+    action, values = form_fields(page, "Approve selected")
+    ids = [str(i) for i in db.session.scalars(select(Signature.id))]
+    admin.post(action, data={**values, "verb": "approve", "ids": ids})
+
+    reader = new_client()
+    html = BeautifulSoup(reader.get(f"{LETTER}/signers").get_data(as_text=True), "html.parser")
+    assert [(s.h2.get_text(strip=True), [o.get_text(strip=True) for o in s.find_all(class_="org")])
+            for s in html.find_all("section")] == [
+        ("National organizations", ["Alianza Nacional"]),
+        ("Local organizations", ["the Zócalo Workers"])]
+    csv_text = reader.get(f"{LETTER}/signers.csv").get_data(as_text=True)
+    assert csv_text.index("Alianza Nacional") < csv_text.index("the Zócalo Workers")
+    data = reader.get(f"{LETTER}/signers.json").get_json()
+    assert [s["organization"] for s in data["signatories"]] == ["Alianza Nacional",
+                                                                "the Zócalo Workers"]
+    assert "@" not in csv_text + json.dumps(data) + str(html)
 
 
 def test_the_email_has_a_text_and_an_html_part_with_the_same_link(client, make_letter, smtp):

@@ -30,6 +30,7 @@ from ..models import Letter, Signature
 from ..render import Pdf, PdfUnavailable, UploadRejected
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
 TABS = {
     "pending": "Awaiting approval",
     "unconfirmed": "Unconfirmed",
@@ -150,7 +151,7 @@ def signatures(slug: str) -> str:
     tab = request.args.get("status", "pending")
     if tab not in TABS:
         tab = "pending"
-    rows = signing.moderation_list(letter, tab)
+    rows = signing.moderation_list(letter, tab, limit=MODERATION_ROWS)
     same_org = signing.org_counts(letter)
     return render_template(
         "admin/signatures.html", letter=letter, rows=rows, tab=tab, tabs=TABS,
