@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,9 +70,11 @@ def html_to_pdf(html: str, roots: dict[str, Path]) -> bytes:
 
 
 def main() -> int:
-    """The child: read {"html": ..., "roots": {name: folder}} as JSON, write the PDF."""
+    """The child: read {"html": ..., "roots": {name: folder}, "timeout": seconds} as JSON, write
+    the PDF. The alarm ends it even if the parent that would kill it at the time limit is gone."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     request = json.load(sys.stdin)
+    signal.alarm(math.ceil(float(request.get("timeout", 300))) + 5)
     roots = {name: Path(folder) for name, folder in request["roots"].items()}
     sys.stdout.buffer.write(html_to_pdf(request["html"], roots))
     sys.stdout.flush()

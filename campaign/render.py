@@ -47,6 +47,7 @@ WRITER = Path(__file__).with_name("pdfwriter.py")
 UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
 IMAGE_MAX_SIDE = 6000
+FAILURE_PAUSE = 60  # seconds after a failed render before the same PDF is tried again
 
 
 class PdfUnavailable(Exception):
@@ -230,19 +231,33 @@ def cached(name: str, key: str, build_html: Callable[[], str]) -> bytes:
     if data is not None:
         return data
     timeout = float(current_app.config["PDF_TIMEOUT"])
+    failed = path.with_suffix(".failed")
     with _locked(folder / f"{name}.lock", wait=timeout + 30):
         data = _read(path)  # another worker made it while this one waited
         if data is not None:
             return data
+        if _age(failed) < FAILURE_PAUSE:  # don't let each request start another doomed render
+            raise PdfUnavailable("the PDF could not be made a moment ago")
         started = time.monotonic()
-        data = render_in_child(build_html(), timeout)
+        try:
+            data = render_in_child(build_html(), timeout)
+        except PdfUnavailable:
+            failed.touch()
+            raise
         _write_atomically(path, data)
-        for old in folder.glob(f"{name}-*.pdf"):
+        for old in [*folder.glob(f"{name}-*.pdf"), *folder.glob(f"{name}-*.failed")]:
             if old != path:
                 old.unlink(missing_ok=True)
         log.info("rendered %s in %.1f s (%d kB)", name, time.monotonic() - started,
                  len(data) // 1024)
     return data
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _read(path: Path) -> bytes | None:
@@ -294,7 +309,8 @@ def asset_roots() -> dict[str, Path]:
 
 def render_in_child(html: str, timeout: float) -> bytes:
     """Run pdfwriter.py in a fresh interpreter: HTML in, PDF out, killed after `timeout` s."""
-    request = json.dumps({"html": html, "roots": {k: str(v) for k, v in asset_roots().items()}})
+    request = json.dumps({"html": html, "timeout": timeout,
+                          "roots": {k: str(v) for k, v in asset_roots().items()}})
     try:
         done = subprocess.run([sys.executable, "-P", str(WRITER)], input=request.encode(),
                               capture_output=True, timeout=timeout, check=False)

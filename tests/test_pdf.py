@@ -341,6 +341,18 @@ def test_a_render_over_the_time_limit_is_stopped_and_answers_503(app, client, ma
     assert list(render.cache_folder().glob("*.pdf")) == []
 
 
+def test_after_a_failed_render_requests_wait_instead_of_starting_another(app, client,
+                                                                        make_letter, caplog):
+    app.config["PDF_TIMEOUT"] = 0.05
+    make_letter()
+    assert client.get(PDF).status_code == 503
+    again = client.get(PDF)
+    assert again.status_code == 503
+    assert "could not be made a moment ago" in again.get_data(as_text=True)
+    stopped = [r for r in caplog.records if r.getMessage().startswith("PDF rendering stopped")]
+    assert len(stopped) == 1
+
+
 # ------------------------------------------------------------------ letterhead uploads
 
 
