@@ -1,4 +1,5 @@
-"""Organizer accounts: creation, Argon2id password hashes, and logins slowed down after failures."""
+"""Organizer accounts: creation, Argon2id password hashes, logins slowed down after failures
+(per account, and per address across all accounts)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
+from . import ratelimit
 from .extensions import db, login
 from .models import Organizer, utcnow
 
@@ -17,6 +19,8 @@ hasher = PasswordHasher()
 MIN_PASSWORD = 10
 FREE_TRIES = 5  # failed logins before the account is slowed down
 MAX_LOCK = timedelta(minutes=15)
+IP_TRIES = 20  # failed logins from one address, whatever the account, within IP_WINDOW
+IP_WINDOW = timedelta(minutes=15)
 
 
 class AccountError(ValueError):
@@ -62,8 +66,23 @@ def lock_remaining(organizer: Organizer) -> timedelta:
     return max(organizer.last_failed_login + wait - utcnow(), timedelta(0))
 
 
-def authenticate(email: str, password: str) -> Organizer | None:
-    """The organizer for these credentials, or None; LoginThrottled while the account waits."""
+def authenticate(email: str, password: str, ip: str | None = None) -> Organizer | None:
+    """The organizer for these credentials, or None; LoginThrottled while the account or the
+    address `ip` waits. Failures are counted in the caller's transaction."""
+    address_key = ratelimit.key("login-ip", ip) if ip else None
+    if address_key and ratelimit.exceeded(address_key, IP_TRIES, IP_WINDOW):
+        wait = ratelimit.wait(address_key, IP_TRIES, IP_WINDOW)
+        minutes = max(1, round(wait.total_seconds() / 60))
+        raise LoginThrottled(
+            f"Too many failed logins from your network. Try again in about {minutes} minute(s)."
+        )
+    organizer = _check_password(email, password)
+    if organizer is None and address_key:
+        ratelimit.hit(address_key)
+    return organizer
+
+
+def _check_password(email: str, password: str) -> Organizer | None:
     organizer = find(email)
     if organizer is None:
         hasher.hash(password)  # spend the same time as for a real account

@@ -275,3 +275,16 @@ class DeliveredSignature(db.Model):
         ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
     signature_id: Mapped[int] = mapped_column(
         ForeignKey("signature.id", ondelete="CASCADE"), primary_key=True)
+
+
+class RateEvent(db.Model):
+    """One counted attempt (a failed login from an address, a link sent again) for the limits
+    that must hold across workers and hosts; see ratelimit.py."""
+
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_key", "key", "created_at"),
+                      Index("ix_rate_event_created_at", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import outbox
+from . import outbox, ratelimit
 from .extensions import db
 from .models import SCOPES, SIGNATURE_STATUSES, Letter, Signature, utcnow
 
@@ -223,8 +223,21 @@ def _new_signature(letter: Letter, data: SignerInput, *, email: str | None, stat
     )
 
 
+MAILS_AGAIN_PER_HOUR = 3  # emails a signature may be sent again (resend, signing again)
+
+
+def _may_mail_again(signature: Signature) -> bool:
+    """Counts one more email to this signer, or False when an hour's share is used up: nobody
+    can mailbomb a signer through the resend form or by signing again with their address."""
+    event_key = f"mail-again:{signature.id}"
+    if ratelimit.exceeded(event_key, MAILS_AGAIN_PER_HOUR, timedelta(hours=1)):
+        return False
+    ratelimit.hit(event_key)
+    return True
+
+
 def _tell_repeat_signer(signature: Signature) -> None:
-    if signature.held:
+    if signature.held or not _may_mail_again(signature):
         return
     if signature.status == "unconfirmed":
         send_confirmation(signature, again=True)
@@ -317,7 +330,8 @@ def resend(letter: Letter, raw_email: str) -> None:
     except SigningError:
         return
     signature = _by_email(letter, email)
-    if signature is not None and signature.status == "unconfirmed" and not signature.held:
+    if (signature is not None and signature.status == "unconfirmed" and not signature.held
+            and _may_mail_again(signature)):
         send_confirmation(signature, again=True)
 
 

@@ -7,20 +7,22 @@ import csv
 import io
 import json
 import unicodedata
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import support_figures as figures
 from bs4 import BeautifulSoup
+from conftest import submit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from support_apps import BACKENDS, Site, Stranger, encode_form, module_site, quote_raw
+from support_apps import BACKENDS, Site, Stranger, build_app, encode_form, module_site, quote_raw
 
-from campaign import accounts, letters, render, signing
+from campaign import accounts, letters, ratelimit, render, signing
 from campaign.extensions import db
-from campaign.models import OutboxMessage, Signature
+from campaign.models import OutboxMessage, RateEvent, Signature, utcnow
 
 SLUG = "hostile-letter"
 LETTER = f"/letters/{SLUG}"
@@ -645,3 +647,122 @@ def _shared_stranger(site: Site) -> Stranger:
         _strangers[id(site.app)] = Stranger(site.app)
     return _strangers[id(site.app)]
 
+
+
+# ------------------------------------------------------------------ limits shared by all workers
+# These use the per-test app of conftest (limits on, as in production).
+
+
+def log_in(client, email: str = "staff@example.org", password: str = PASSWORD,  # type: ignore[no-untyped-def]
+           address: str = "127.0.0.1"):
+    response = submit(client, "/login", {"email": email, "password": password}, "Log in",
+                      environ_base={"REMOTE_ADDR": address})
+    figures.response(response.status_code, hostile=False)
+    return response
+
+
+def failed_logins_from(address: str, count: int) -> None:
+    """Record `count` failed logins from `address`, as that many wrong passwords would."""
+    for _ in range(count):
+        ratelimit.hit(ratelimit.key("login-ip", address))
+    db.session.commit()
+
+
+def test_a_failed_login_is_counted_for_its_address_and_a_success_is_not(client, organizer):
+    assert log_in(client, password="wrong password 1").status_code == 401
+    assert log_in(client).status_code == 303
+    assert ratelimit.count(ratelimit.key("login-ip", "127.0.0.1"), timedelta(minutes=15)) == 1
+
+
+def test_twenty_failed_logins_from_one_address_refuse_even_the_right_password(client, organizer):
+    failed_logins_from("127.0.0.1", accounts.IP_TRIES - 1)
+    assert log_in(client, "nobody@example.org", "wrong password 1").status_code == 401
+    response = log_in(client)
+    assert response.status_code == 401
+    assert "Too many failed logins from your network" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302  # still not logged in
+
+
+def test_a_throttled_address_does_not_throttle_another_one(new_client, organizer):
+    failed_logins_from("192.0.2.10", accounts.IP_TRIES)
+    assert log_in(new_client(), address="192.0.2.10").status_code == 401
+    assert log_in(new_client(), address="192.0.2.11").status_code == 303
+
+
+def test_the_login_throttle_of_one_worker_holds_in_another(app, organizer, tmp_path):
+    other = build_app(app.config["DATABASE_URL"], tmp_path / "other-instance")
+    worker_a, worker_b = app.test_client(), other.test_client()
+    failed_logins_from("127.0.0.1", accounts.IP_TRIES - 1)
+    assert log_in(worker_a, "nobody@example.org", "wrong password 1").status_code == 401
+    response = log_in(worker_b)
+    assert response.status_code == 401
+    assert "from your network" in response.get_data(as_text=True)
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_failed_logins_older_than_fifteen_minutes_no_longer_count(client, organizer):
+    old = utcnow() - accounts.IP_WINDOW - timedelta(seconds=5)
+    db.session.add_all([RateEvent(key=ratelimit.key("login-ip", "127.0.0.1"), created_at=old)
+                        for _ in range(accounts.IP_TRIES)])
+    db.session.commit()
+    assert log_in(client).status_code == 303
+
+
+def test_the_login_address_throttle_is_off_when_limits_are_disabled(app, client, organizer):
+    failed_logins_from("127.0.0.1", accounts.IP_TRIES)
+    app.config["RATELIMIT_ENABLED"] = False
+    assert log_in(client).status_code == 303
+
+
+def confirm_mails(address: str) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.recipient == address, OutboxMessage.kind == "confirm")) or 0)
+
+
+def test_the_resend_form_mails_a_signer_at_most_three_times_an_hour(client, make_letter,
+                                                                     make_signature):
+    letter = make_letter()
+    signature = make_signature(letter, status="unconfirmed", email="ana@harbor.example.org")
+    for _ in range(6):
+        response = submit(client, f"/letters/{letter.slug}/resend",
+                          {"email": "ana@harbor.example.org"}, "Send")
+        assert response.status_code == 303  # the same answer every time
+    assert confirm_mails("ana@harbor.example.org") == signing.MAILS_AGAIN_PER_HOUR
+    assert signature.status == "unconfirmed"
+
+
+def test_signing_again_and_again_mails_the_address_at_most_three_more_times(client,
+                                                                          make_letter):
+    letter = make_letter()
+    data = {**VALID, "email": "ana@harbor.example.org"}
+    for _ in range(6):
+        assert submit(client, f"/letters/{letter.slug}", data, "Sign").status_code == 303
+    assert confirm_mails("ana@harbor.example.org") == 1 + signing.MAILS_AGAIN_PER_HOUR
+    assert db.session.scalar(select(func.count()).select_from(Signature)) == 1
+
+
+def test_the_resend_limit_is_off_when_limits_are_disabled(app, client, make_letter,
+                                                          make_signature):
+    app.config["RATELIMIT_ENABLED"] = False
+    letter = make_letter()
+    make_signature(letter, status="unconfirmed", email="ana@harbor.example.org")
+    for _ in range(5):
+        submit(client, f"/letters/{letter.slug}/resend", {"email": "ana@harbor.example.org"},
+               "Send")
+    assert confirm_mails("ana@harbor.example.org") == 5
+    assert db.session.scalar(select(func.count()).select_from(RateEvent)) == 0
+
+
+def test_rate_events_older_than_a_day_are_deleted_as_new_ones_come(app):
+    with app.test_request_context():
+        db.session.add(RateEvent(key="login-ip:old", created_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+        ratelimit.hit("login-ip:new")
+        db.session.commit()
+        assert db.session.scalars(select(RateEvent.key)).all() == ["login-ip:new"]
+
+
+def test_a_rate_limit_key_keeps_no_address_in_clear(app):
+    assert "203.0.113.9" not in ratelimit.key("login-ip", "203.0.113.9")
+    assert ratelimit.key("login-ip", "203.0.113.9") != ratelimit.key("login-ip", "203.0.113.8")

@@ -38,7 +38,8 @@ def login_page() -> Response | str | tuple[str, int]:
     error = None
     if form.validate_on_submit():
         try:
-            organizer = accounts.authenticate(form.email.data or "", form.password.data or "")
+            organizer = accounts.authenticate(form.email.data or "", form.password.data or "",
+                                              ip=request.remote_addr)
         except accounts.LoginThrottled as exc:
             organizer, error = None, str(exc)
         else:
