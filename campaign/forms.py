@@ -44,6 +44,14 @@ def _strip(value: str | None) -> str | None:
 STRIP = [_strip]
 
 
+def _web_address(value: str | None) -> str | None:
+    """A website typed without its scheme (sunrise.example.org) is taken as https://."""
+    value = _strip(value)
+    if value and "://" not in value:
+        return "https://" + value
+    return value
+
+
 def _visible(value: str | None) -> str | None:
     """Without control or invisible formatting characters, so that a name made only of them is
     blank (and so refused) rather than stored empty."""
@@ -100,10 +108,12 @@ class SignForm(FlaskForm):
     )
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=50)], filters=STRIP,
                         description="Only the organizers see it.")
-    website = StringField("Website", validators=[Optional(), Length(max=300),
-                                                 URL(require_tld=True, message="Enter a web address "
-                                                     "such as https://example.org")],
-                          filters=STRIP)
+    website = StringField(
+        "Website", filters=[_web_address],
+        validators=[Optional(), Length(max=300),
+                    URL(require_tld=True, message="Enter a web address such as https://example.org"),
+                    Regexp(r"(?i)^https?://", message="Enter a web address such as https://example.org")],
+    )
     city = StringField("City", validators=[Optional(), Length(max=120)], filters=STRIP)
     region = StringField("State / Region", validators=[Optional(), Length(max=120)], filters=STRIP)
     country = SelectField("Country", choices=COUNTRY_CHOICES, default="United States")
@@ -115,7 +125,8 @@ class SignForm(FlaskForm):
     )
     authorized = BooleanField(
         "I am authorized to sign on behalf of this organization",
-        validators=[InputRequired(message="Please confirm that you may sign for the organization.")],
+        validators=[InputRequired(
+            message="Please confirm that you may sign for the organization.")],
     )
     keep_updated = BooleanField("Keep me updated about this letter")
     # A field people never see (and browsers never autofill); bots fill it in.
@@ -143,6 +154,7 @@ class RenameForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
+    file = FileField("CSV file",
+                     validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
     approved = BooleanField("List them at once (approved)")
     submit = SubmitField("Import")

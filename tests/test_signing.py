@@ -233,6 +233,7 @@ BAD_INPUT = [
     ("phone", {"phone": "5" * 51}),
     ("website", {"website": "not a website"}),
     ("website", {"website": "javascript:alert(1)"}),
+    ("website", {"website": "ftp://sunrise.example.org"}),
     ("website", {"website": "https://" + "a" * 300 + ".org"}),
     ("city", {"city": "x" * 121}),
     ("region", {"region": "x" * 121}),
@@ -296,6 +297,12 @@ def test_control_characters_and_line_breaks_are_removed_from_what_is_stored(clie
     signature = db.session.scalar(select(Signature))
     assert signature.organization == "Sunrise Tenants Union"
     assert signature.city == "Tucson"
+
+
+def test_a_website_without_its_scheme_is_taken_as_https(client, make_letter):
+    make_letter()
+    assert sign(client, website="sunrise.example.org/about").status_code == 303
+    assert db.session.scalar(select(Signature.website)) == "https://sunrise.example.org/about"
 
 
 def test_an_email_is_stored_in_lower_case(client, make_letter):
