@@ -298,3 +298,29 @@ def test_demo_stops_with_its_mail_worker(demo):
     assert demo.process.wait(15) is not None
     for pid in workers:
         assert gone(pid), f"the worker {pid} outlived the demo"
+
+
+def test_loading_the_example_letters_twice_adds_no_duplicate_signatories(app):
+    from campaign.cli import load_example_letters
+
+    slugs = load_example_letters()
+    db.session.commit()
+    count = db.session.query(Signature).count()
+    assert load_example_letters() == slugs
+    db.session.commit()
+    assert count > 0
+    assert db.session.query(Signature).count() == count
+
+
+def test_demo_organizer_gets_a_fresh_working_password_each_time(app):
+    from campaign.cli import DEMO_EMAIL, demo_organizer
+
+    first = demo_organizer()
+    db.session.commit()
+    accounts.find(DEMO_EMAIL).failed_logins = 7
+    second = demo_organizer()
+    db.session.commit()
+    person = accounts.find(DEMO_EMAIL)
+    assert first != second
+    assert accounts.authenticate(DEMO_EMAIL, second) is person
+    assert organizers() == [DEMO_EMAIL]
