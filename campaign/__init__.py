@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, config, database, paths, views
 from .extensions import csrf, db, login, mail, migrate
@@ -19,6 +20,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, production: bool
         template_folder=str(paths.TEMPLATES),
     )
     config.load(app, test_config, production)
+    if app.config["PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"],  # type: ignore[method-assign]
+                                x_proto=app.config["PROXIES"], x_host=app.config["PROXIES"])
 
     db.init_app(app)
     database.init_app(app)

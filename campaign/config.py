@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_MAX_AGE_DAYS": 7,
     "SIGN_LIMIT_PER_HOUR": 30,  # submissions per IP and letter before they are held for review
     "PDF_TIMEOUT": 300,
+    "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers are trusted
 }
 
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True,
