@@ -68,6 +68,15 @@ class TimeoutConnection(Connection):
             host.login(self.mail.username, self.mail.password)
         return host
 
+    def __exit__(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """QUIT only after success: after a failure (a timeout) Flask-Mail's QUIT on the dropped
+        connection raised 'please run connect() first', hiding the real error."""
+        if self.host is not None:
+            if exc_type is None:
+                self.host.quit()
+            else:
+                self.host.close()
+
 
 def lease_seconds() -> float:
     return float(current_app.config["MAIL_TIMEOUT"]) * 4 + 60

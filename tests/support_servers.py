@@ -78,9 +78,9 @@ def _wait_until_up(server: Gunicorn, timeout: float = 30) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{server.log_text()[-3000:]}")
         try:
-            requests.get(server.base + "/healthz", timeout=2)
+            requests.get(server.base + "/healthz", timeout=10)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or its workers still starting
             time.sleep(0.1)
     raise RuntimeError(f"gunicorn did not answer:\n{server.log_text()[-3000:]}")
 
