@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from datetime import timedelta
 from typing import Any
@@ -766,3 +767,50 @@ def test_rate_events_older_than_a_day_are_deleted_as_new_ones_come(app):
 def test_a_rate_limit_key_keeps_no_address_in_clear(app):
     assert "203.0.113.9" not in ratelimit.key("login-ip", "203.0.113.9")
     assert ratelimit.key("login-ip", "203.0.113.9") != ratelimit.key("login-ip", "203.0.113.8")
+
+
+# ------------------------------------------------------------------ cookies and HTTPS
+
+
+def site_at(database_url: str, folder, base_url: str, **settings: Any):  # type: ignore[no-untyped-def]
+    return build_app(database_url, folder, BASE_URL=base_url, **settings)
+
+
+def session_cookie(response: Any) -> str:
+    [cookie] = [v for v in response.headers.getlist("Set-Cookie") if v.startswith("session=")]
+    return cookie
+
+
+def test_the_session_cookie_is_secure_when_the_base_url_is_https(database_url, tmp_path):
+    served = site_at(database_url, tmp_path, "https://letters.example.org")
+    client = served.test_client()
+    cookie = session_cookie(client.get("/login", base_url="https://letters.example.org"))
+    assert "; Secure" in cookie and "; HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_the_session_cookie_is_not_marked_secure_for_a_plain_http_base_url(database_url,
+                                                                          tmp_path):
+    served = site_at(database_url, tmp_path, "http://127.0.0.1:5000")
+    cookie = session_cookie(served.test_client().get("/login"))
+    assert "Secure" not in cookie  # else a local browser would never send it back
+    assert "; HttpOnly" in cookie
+
+
+def test_hsts_is_sent_over_https_and_never_over_plain_http(database_url, tmp_path):
+    served = site_at(database_url, tmp_path, "https://letters.example.org")
+    client = served.test_client()
+    secure = client.get("/login", base_url="https://letters.example.org")
+    plain = client.get("/login", base_url="http://letters.example.org")
+    hsts = secure.headers["Strict-Transport-Security"]
+    assert int(re.search(r"max-age=(\d+)", hsts).group(1)) >= 31_536_000
+    assert "Strict-Transport-Security" not in plain.headers
+
+
+def test_hsts_follows_a_trusted_proxys_https_and_ignores_a_strangers_claim(database_url,
+                                                                           tmp_path):
+    header = {"X-Forwarded-Proto": "https"}
+    behind_proxy = site_at(database_url, tmp_path / "proxied", "https://letters.example.org",
+                           PROXIES=1).test_client()
+    direct = site_at(database_url, tmp_path / "direct", "https://letters.example.org").test_client()
+    assert "Strict-Transport-Security" in behind_proxy.get("/login", headers=header).headers
+    assert "Strict-Transport-Security" not in direct.get("/login", headers=header).headers
