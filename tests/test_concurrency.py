@@ -112,7 +112,7 @@ def test_three_worker_processes_deliver_every_message_exactly_once(app, database
     addresses = enqueue(300)
     db.session.remove()
     db.engine.dispose()
-    smtp = SMTPRecorder(delay=0.005).start()
+    smtp = SMTPRecorder(delay=0.01).start()
     env = campaign_env(DATABASE_URL=database_url, SECRET_KEY=SECRET, MAIL_SERVER="127.0.0.1",
                        MAIL_PORT=smtp.port, INSTANCE_PATH=tmp_path / "instance")
     try:

@@ -135,9 +135,10 @@ def outbox_count(site: Site) -> int:
 
 def stored(site: Site, email: str) -> dict[str, Any] | None:
     """The stored row of a signature, as plain values, or None."""
+    as_received = email.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # as werkzeug
     with site.context():
         try:
-            address = signing.normalize_email(email)
+            address = signing.normalize_email(as_received)
         except signing.SigningError:
             return None
         row = db.session.scalar(select(Signature).where(Signature.email == address))
