@@ -224,15 +224,21 @@ def save(text: LetterText, letter: Letter | None = None) -> Letter:
         if taken is not None and taken is not letter:
             raise LetterError(f"the slug {text.slug!r} is taken by another letter")
         letter.slug = text.slug
-    letter.title = text.title
-    letter.recipient = text.recipient
-    letter.body = text.body
+    letter.title = storable(text.title)
+    letter.recipient = storable(text.recipient)
+    letter.body = storable(text.body)
     letter.deadline = text.deadline
     letter.status = text.status
     letter.language = text.language
     record_version(letter)
     db.session.flush()
     return letter
+
+
+def storable(text: str) -> str:
+    """Text without the control characters a database cannot or should not keep (NUL among them);
+    line breaks and tabs stay."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
 
 
 def record_version(letter: Letter) -> LetterVersion | None:

@@ -531,3 +531,15 @@ def test_a_bad_import_leaves_an_existing_letter_unchanged(runner, tmp_path):
     assert import_letter(runner, path).exit_code != 0
     assert letter().status == "open"
     assert len(letter().versions) == 1
+
+
+def test_control_characters_typed_into_the_letter_form_are_dropped_not_a_server_error(admin):
+    response = submit(admin, "/admin/letters/new", {
+        "title": "Nul\x00 and bell\x07 title", "slug": "nul-letter",
+        "body": "First\x00 line\nsecond\tline\x1b", "recipient": "To\x00 you", "status": "open",
+    }, "Save letter")
+    assert response.status_code == 303
+    letter = letters.get_letter("nul-letter")
+    assert letter.title == "Nul and bell title"
+    assert letter.body.startswith("First line\nsecond\tline")
+    assert "\x00" not in letter.recipient
