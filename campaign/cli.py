@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import click
 import flask_migrate
 from flask import Flask, current_app
-from werkzeug.serving import run_simple
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.serving import run_simple
 
 from . import accounts, delivery, letters, outbox, render, signing
 from .extensions import db

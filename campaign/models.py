@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
-from .extensions import db
+from .extensions import Model
 
 
 def utcnow() -> datetime:
@@ -59,7 +59,7 @@ SCOPE_LABELS = {
 SIGNATURE_STATUSES = ("unconfirmed", "pending", "approved", "rejected")
 
 
-class Organizer(UserMixin, db.Model):
+class Organizer(UserMixin, Model):
     __tablename__ = "organizer"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class Organizer(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Letter(db.Model):
+class Letter(Model):
     __tablename__ = "letter"
     __table_args__ = (
         CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
@@ -137,7 +137,7 @@ def text_hash(title: str, recipient: str, body: str) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
-class LetterVersion(db.Model):
+class LetterVersion(Model):
     """The text of a letter as it was public at some point; signatures point at one."""
 
     __tablename__ = "letter_version"
@@ -155,7 +155,7 @@ class LetterVersion(db.Model):
     letter: Mapped[Letter] = relationship(back_populates="versions")
 
 
-class Signature(db.Model):
+class Signature(Model):
     __tablename__ = "signature"
     __table_args__ = (
         UniqueConstraint("letter_id", "email"),
@@ -205,7 +205,7 @@ class Signature(db.Model):
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One email, written in the transaction that caused it and delivered by the worker."""
 
     __tablename__ = "outbox_message"
@@ -228,7 +228,7 @@ class OutboxMessage(db.Model):
         cascade="all, delete-orphan", order_by="OutboxAttachment.id")
 
 
-class OutboxAttachment(db.Model):
+class OutboxAttachment(Model):
     """A file sent with an outbox message (the delivered PDF)."""
 
     __tablename__ = "outbox_attachment"
@@ -241,7 +241,7 @@ class OutboxAttachment(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """The copy of a letter that was delivered: its PDF bytes, their SHA-256, who got it.
 
     Written once when an organizer closes and delivers the letter; never changed after, so that
@@ -266,7 +266,7 @@ class Delivery(db.Model):
     organizer: Mapped[Organizer | None] = relationship()
 
 
-class DeliveredSignature(db.Model):
+class DeliveredSignature(Model):
     """A signatory in the delivered copy; those approved later make up the addendum."""
 
     __tablename__ = "delivered_signature"
@@ -277,7 +277,7 @@ class DeliveredSignature(db.Model):
         ForeignKey("signature.id", ondelete="CASCADE"), primary_key=True)
 
 
-class RateEvent(db.Model):
+class RateEvent(Model):
     """One counted attempt (a failed login from an address, a link sent again) for the limits
     that must hold across workers and hosts; see ratelimit.py."""
 

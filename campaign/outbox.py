@@ -15,6 +15,7 @@ from flask import current_app, render_template
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import func, select, update
 
+from .database import changed
 from .extensions import db
 from .models import OutboxAttachment, OutboxMessage, utcnow
 
@@ -168,7 +169,7 @@ def _take(each: Claim) -> OutboxMessage | None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    if not result.rowcount:
+    if not changed(result):
         return None
     return db.session.get(OutboxMessage, each.message_id)
 
@@ -238,7 +239,7 @@ def retry(message_ids: list[int]) -> int:
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
         .values(status="queued", attempts=0, send_after=utcnow())
     )
-    return int(result.rowcount or 0)
+    return changed(result)
 
 
 def _write_locally(message: OutboxMessage) -> None:

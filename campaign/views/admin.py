@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
@@ -64,16 +65,16 @@ def letters_page() -> str:
 
 
 @bp.route("/letters/new", methods=["GET", "POST"])
-def new_letter() -> Response | str | tuple[str, int]:
+def new_letter() -> ResponseReturnValue:
     return _letter_form(None)
 
 
 @bp.route("/letters/<slug>/edit", methods=["GET", "POST"])
-def edit_letter(slug: str) -> Response | str | tuple[str, int]:
+def edit_letter(slug: str) -> ResponseReturnValue:
     return _letter_form(letter_or_404(slug))
 
 
-def _letter_form(letter: Letter | None) -> Response | str | tuple[str, int]:
+def _letter_form(letter: Letter | None) -> ResponseReturnValue:
     form = LetterForm(obj=letter)
     if letter is not None and request.method == "GET":
         form.deadline.data = deadline_text(letter.deadline, current_app.config["TZ"])
@@ -162,7 +163,7 @@ def signatures(slug: str) -> str:
 
 
 @bp.post("/letters/<slug>/signatures/<int:signature_id>/<any(approve, reject):verb>")
-def decide_one(slug: str, signature_id: int, verb: str) -> Response:
+def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     if ActionForm().validate_on_submit():
         changed = signing.decide(letter, [signature_id], approve=verb == "approve")
@@ -173,7 +174,7 @@ def decide_one(slug: str, signature_id: int, verb: str) -> Response:
 
 
 @bp.post("/letters/<slug>/signatures/bulk")
-def decide_many(slug: str) -> Response:
+def decide_many(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     verb = request.form.get("verb", "")
@@ -192,7 +193,7 @@ def decide_many(slug: str) -> Response:
 
 
 @bp.post("/letters/<slug>/signatures/<int:signature_id>/rename")
-def rename(slug: str, signature_id: int) -> Response:
+def rename(slug: str, signature_id: int) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     signature = db.session.get(Signature, signature_id)
     if signature is None or signature.letter_id != letter.id:
@@ -207,7 +208,7 @@ def rename(slug: str, signature_id: int) -> Response:
     return _back_to_list(letter)
 
 
-def _back_to_list(letter: Letter) -> Response:
+def _back_to_list(letter: Letter) -> ResponseReturnValue:
     tab = request.args.get("status") or request.form.get("tab") or "pending"
     if tab not in TABS:
         tab = "pending"
@@ -215,7 +216,7 @@ def _back_to_list(letter: Letter) -> Response:
 
 
 @bp.post("/letters/<slug>/signatures/import")
-def import_signatures(slug: str) -> Response:
+def import_signatures(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = ImportForm()
     if not form.validate_on_submit():
@@ -235,7 +236,7 @@ def import_signatures(slug: str) -> Response:
 
 
 @bp.get("/letters/<slug>/signatures.csv")
-def export_csv(slug: str) -> Response:
+def export_csv(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     rows = signing.export_rows(letter, private=True)
     return Response(
@@ -254,7 +255,7 @@ def outbox_page() -> str:
 
 
 @bp.post("/outbox/retry")
-def outbox_retry() -> Response:
+def outbox_retry() -> ResponseReturnValue:
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     if ActionForm().validate_on_submit():
         count = outbox.retry(ids)
@@ -291,7 +292,7 @@ class DeliverForm(FlaskForm):
 
 
 @bp.get("/letters/<slug>/letter.pdf")
-def export_pdf(slug: str) -> Response | tuple[str, int, dict[str, str]]:
+def export_pdf(slug: str) -> ResponseReturnValue:
     """The signed letter as a download: the delivered copy once delivered, else the current one."""
     letter = letter_or_404(slug)
     try:
@@ -315,7 +316,7 @@ def pdf_unavailable(exc: PdfUnavailable) -> tuple[str, int, dict[str, str]]:
 
 
 @bp.route("/letters/<slug>/deliver", methods=["GET", "POST"])
-def deliver_page(slug: str) -> Response | tuple[str, int]:
+def deliver_page(slug: str) -> ResponseReturnValue:
     """Letterhead, closing and recipients; a look at the PDF; then close and deliver."""
     letter = letter_or_404(slug)
     record = delivery.delivery_of(letter)
@@ -346,7 +347,7 @@ def deliver_page(slug: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/letters/<slug>/deliver/close")
-def close_and_deliver(slug: str) -> Response:
+def close_and_deliver(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = DeliverForm()
     if not form.validate_on_submit():
@@ -365,7 +366,7 @@ def close_and_deliver(slug: str) -> Response:
 
 
 @bp.get("/letters/<slug>/delivery.zip")
-def delivery_package(slug: str) -> Response:
+def delivery_package(slug: str) -> ResponseReturnValue:
     """The final package: the delivered PDF, the private contacts CSV and the delivery record."""
     letter = letter_or_404(slug)
     record = delivery.delivery_of(letter)

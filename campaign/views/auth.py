@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
@@ -31,7 +32,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login_page() -> Response | str | tuple[str, int]:
+def login_page() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("admin.letters_page"))
     form = LoginForm()
@@ -55,7 +56,7 @@ def login_page() -> Response | str | tuple[str, int]:
 
 @bp.post("/logout")
 @login_required
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         logout_user()
         flash("You are logged out.", "info")

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-28 10:13:09.662824
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -17,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    
+
     op.create_table('letter',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=80), nullable=False),
@@ -118,7 +117,7 @@ def upgrade():
 
 
 def downgrade():
-    
+
     with op.batch_alter_table('signature', schema=None) as batch_op:
         batch_op.drop_index('ix_signature_listing')
         batch_op.drop_index('ix_signature_letter_org')
