@@ -16,7 +16,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from .letters import SLUG_RE
 from .models import LETTER_STATUSES
@@ -35,6 +44,21 @@ def _country_choices() -> list[SelectChoice]:
 
 
 COUNTRY_CHOICES = _country_choices()
+
+
+class CountryField(SelectField):
+    """A select of the ~250 countries whose check is a set lookup: SelectField's own check builds
+    an option object for every choice on each submission."""
+
+    def pre_validate(self, form: object) -> None:
+        if self.process_errors:
+            return
+        if self.data not in COUNTRY_NAMES:
+            message = self.invalid_choice_message or self.gettext("Not a valid choice.")
+            raise ValidationError(message)
+
+
+COUNTRY_NAMES = frozenset(choice.value for choice in COUNTRY_CHOICES)
 
 
 def _strip(value: str | None) -> str | None:
@@ -86,7 +110,8 @@ class LetterForm(FlaskForm):
         description="A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
                     "2026-06-30 17:00. Empty for none.",
     )
-    status = SelectField("Status", choices=[SelectChoice(s, s.capitalize()) for s in LETTER_STATUSES])
+    status = SelectField("Status",
+                         choices=[SelectChoice(s, s.capitalize()) for s in LETTER_STATUSES])
     language = StringField("Language", default="en", validators=[DataRequired(), Length(max=16)],
                            filters=STRIP)
     require_approval = BooleanField("Approve signatories before they are listed", default=True)
@@ -116,7 +141,7 @@ class SignForm(FlaskForm):
     )
     city = StringField("City", validators=[Optional(), Length(max=120)], filters=STRIP)
     region = StringField("State / Region", validators=[Optional(), Length(max=120)], filters=STRIP)
-    country = SelectField("Country", choices=COUNTRY_CHOICES, default="United States")
+    country = CountryField("Country", choices=COUNTRY_CHOICES, default="United States")
     scope = SelectField("Your organization works at the level of", choices=SCOPE_CHOICES,
                         default="local")
     consent = BooleanField(

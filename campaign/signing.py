@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -9,17 +10,20 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from . import outbox, ratelimit
+from .database import changed
 from .extensions import db
-from .models import SCOPES, SIGNATURE_STATUSES, Letter, Signature, utcnow
+from .models import SCOPES, SIGNATURE_STATUSES, Letter, LetterVersion, Signature, utcnow
 
 
 class SigningError(Exception):
@@ -144,32 +148,58 @@ def ip_digest(ip: str | None) -> str | None:
 
 def sign(letter: Letter, data: SignerInput, ip: str | None = None,
          honeypot: bool = False) -> SignOutcome:
-    """Record a signature and queue its verification email; a repeat email signs nothing new."""
+    """Record a signature and queue its verification email; a repeat email signs nothing new.
+
+    The insert comes first and the unique constraint on (letter, email) decides whether the
+    email has signed already, also between parallel requests: one statement, no savepoint."""
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
     email = normalize_email(data.email or "")
-    existing = _by_email(letter, email)
-    if existing is not None:
-        _tell_repeat_signer(existing)
-        return SignOutcome(existing, created=False)
-
     digest = ip_digest(ip)
     held = honeypot or _over_limit(letter, digest)
-    signature = _new_signature(letter, data, email=email, status="unconfirmed", source="web")
-    signature.held = held
-    signature.ip_hash = digest
-    try:
-        with db.session.begin_nested():
-            db.session.add(signature)
-    except IntegrityError:  # the same email signed in a parallel request a moment ago
+    values = _signature_values(letter, data, email=email, status="unconfirmed", source="web")
+    signature = _insert_unless_signed({**values, "held": held, "ip_hash": digest})
+    if signature is None:
         existing = _by_email(letter, email)
-        if existing is None:
-            raise
+        if existing is None:  # cannot happen: the conflict was on this very email
+            raise SigningError("This signature could not be recorded; please try again.")
         _tell_repeat_signer(existing)
         return SignOutcome(existing, created=False)
     if not held:
         send_confirmation(signature)
     return SignOutcome(signature, created=True)
+
+
+def _insert_unless_signed(values: dict[str, Any]) -> Signature | None:
+    """INSERT ... ON CONFLICT (letter_id, email) DO NOTHING RETURNING the new row's id, or None
+    when this email has signed this letter already (PostgreSQL and SQLite both have it).
+
+    A Core statement, built once: a tenth of the cost of the ORM's INSERT. The row it wrote
+    joins the session as a loaded Signature, with no query to read it back."""
+    values = {**values, "created_at": utcnow(), "display_name": None, "confirmed_at": None,
+              "decided_at": None}
+    row = db.session.connection().execute(
+        _insert_statement(db.engine.dialect.name),
+        {**values, "version_of": values["letter_id"]}).first()
+    if row is None:
+        return None
+    signature = Signature(**{**values, "id": row.id, "version_id": row.version_id})
+    make_transient_to_detached(signature)
+    db.session.add(signature)
+    return signature
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """The INSERT of sign(): the signature on the letter's latest version, unless signed."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Signature.__table__
+    latest = (select(LetterVersion.id)
+              .where(LetterVersion.letter_id == bindparam("version_of"))
+              .order_by(LetterVersion.number.desc()).limit(1).scalar_subquery())
+    return (insert(table).values(version_id=latest)
+            .on_conflict_do_nothing(index_elements=["letter_id", "email"])
+            .returning(table.c.id, table.c.version_id))
 
 
 def closed_message(letter: Letter) -> str:
@@ -200,27 +230,32 @@ def _over_limit(letter: Letter, digest: str | None) -> bool:
 
 def _new_signature(letter: Letter, data: SignerInput, *, email: str | None, status: str,
                    source: str) -> Signature:
-    name = clean_text(data.organization)
     version = letter.current_version
-    return Signature(
-        letter_id=letter.id,
-        version_id=version.id if version else None,
-        organization=name,
-        sort_key=sort_key(name),
-        org_key=org_key(name),
-        contact_name=clean_text(data.contact_name, 200),
-        contact_title=clean_text(data.contact_title, 200),
-        email=email,
-        phone=clean_text(data.phone, 50),
-        website=clean_text(data.website),
-        city=clean_text(data.city, 120),
-        region=clean_text(data.region, 120),
-        country=country_name(data.country),
-        scope=data.scope if data.scope in SCOPES else "local",
-        keep_updated=data.keep_updated,
-        status=status,
-        source=source,
-    )
+    return Signature(**_signature_values(letter, data, email=email, status=status, source=source),
+                     version_id=version.id if version else None)
+
+
+def _signature_values(letter: Letter, data: SignerInput, *, email: str | None, status: str,
+                      source: str) -> dict[str, Any]:
+    name = clean_text(data.organization)
+    return {
+        "letter_id": letter.id,
+        "organization": name,
+        "sort_key": sort_key(name),
+        "org_key": org_key(name),
+        "contact_name": clean_text(data.contact_name, 200),
+        "contact_title": clean_text(data.contact_title, 200),
+        "email": email,
+        "phone": clean_text(data.phone, 50),
+        "website": clean_text(data.website),
+        "city": clean_text(data.city, 120),
+        "region": clean_text(data.region, 120),
+        "country": country_name(data.country),
+        "scope": data.scope if data.scope in SCOPES else "local",
+        "keep_updated": data.keep_updated,
+        "status": status,
+        "source": source,
+    }
 
 
 MAILS_AGAIN_PER_HOUR = 3  # emails a signature may be sent again (resend, signing again)
@@ -320,7 +355,7 @@ def confirm(signature: Signature) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
-    return bool(result.rowcount)
+    return bool(changed(result))
 
 
 def resend(letter: Letter, raw_email: str) -> None:
@@ -350,7 +385,7 @@ def decide(letter: Letter, ids: Iterable[int], approve: bool) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.expire_all()
-    return int(result.rowcount or 0)
+    return changed(result)
 
 
 def release(letter: Letter, ids: Iterable[int]) -> int:
@@ -601,8 +636,12 @@ def _import_row(header: list[str], cells: list[str], taken: set[str | None]
         if email in taken:
             return f"{email} has already signed this letter (or is in the file twice)", None
         taken.add(email)
-    text = {k: values.get(k, "") for k in IMPORT_COLUMNS if k not in ("email", "scope")}
-    return None, (SignerInput(**text, email=email, scope=scope), email)
+    get = values.get
+    data = SignerInput(
+        organization=get("organization", ""), email=email, contact_name=get("contact_name", ""),
+        contact_title=get("contact_title", ""), phone=get("phone", ""), website=get("website", ""),
+        city=get("city", ""), region=get("region", ""), country=get("country", ""), scope=scope)
+    return None, (data, email)
 
 
 # ------------------------------------------------------------------ export

@@ -16,9 +16,10 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
-from .. import delivery, letters, render, signing
+from .. import database, delivery, letters, listing, render, signing
 from ..extensions import db
 from ..forms import ConfirmForm, ResendForm, SignForm
 from ..markup import markdown_to_html
@@ -28,6 +29,7 @@ from ..signing import BadToken, LetterNotOpen, SignerInput, SigningError
 
 bp = Blueprint("public", __name__)
 PAGE_SIZE = 200
+JSON_PAGE_SIZE = 1000
 
 
 def public_letter(slug: str) -> Letter:
@@ -54,7 +56,9 @@ def healthz() -> tuple[dict[str, str], int]:
 
 
 @bp.route("/letters/<slug>", methods=["GET", "POST"])
-def letter(slug: str) -> Response | str | tuple[str, int]:
+def letter(slug: str) -> ResponseReturnValue:
+    if request.method == "POST":
+        database.read_first()  # the form is checked before the write lock is taken
     letter = public_letter(slug)
     form = SignForm()
     problem = None
@@ -62,20 +66,26 @@ def letter(slug: str) -> Response | str | tuple[str, int]:
         if not letter.accepts_signatures():
             problem = signing.closed_message(letter)
         elif form.validate_on_submit():
+            data = _signer_input(form)
+            database.write_next()
             try:
-                outcome = signing.sign(letter, _signer_input(form), ip=request.remote_addr,
+                outcome = signing.sign(letter, data, ip=request.remote_addr,
                                        honeypot=bool(form.leave_empty.data))
             except LetterNotOpen as exc:
                 problem = str(exc)
             except SigningError as exc:
                 form.email.errors = [str(exc)]
             else:
+                # read before the commit expires them: reading after it would begin another
+                # transaction, which on SQLite takes the write lock again
+                email, next_page = outcome.signature.email, url_for("public.check_email",
+                                                                    slug=letter.slug)
                 db.session.commit()
-                session["signed_email"] = outcome.signature.email
-                return redirect(url_for("public.check_email", slug=letter.slug), code=303)
+                session["signed_email"] = email
+                return redirect(next_page, code=303)
     return render_template(
         "public/letter.html", letter=letter, body=markdown_to_html(letter.body), form=form,
-        count=signing.listed_count(letter), problem=problem,
+        count=listing.count(letter), problem=problem,
     ), (422 if request.method == "POST" else 200)
 
 
@@ -97,7 +107,7 @@ def check_email(slug: str) -> str:
 
 
 @bp.route("/letters/<slug>/resend", methods=["GET", "POST"])
-def resend(slug: str) -> Response | tuple[str, int]:
+def resend(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
     form = ResendForm()
     if form.validate_on_submit():
@@ -145,10 +155,10 @@ def signers(slug: str) -> str:
     letter = public_letter(slug)
     search = request.args.get("q", "")[:100].strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    total = signing.listed_count(letter, search)
+    total = listing.count(letter, search)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     page = min(page, pages)
-    rows = signing.listed(letter, search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    rows = listing.page(letter, search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template(
         "public/signers.html", letter=letter, groups=grouped(rows), total=total,
         search=search, page=page, pages=pages,
@@ -156,7 +166,7 @@ def signers(slug: str) -> str:
 
 
 @bp.get("/letters/<slug>/signers.csv")
-def signers_csv(slug: str) -> Response:
+def signers_csv(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
     return Response(
         stream_with_context(signing.csv_lines(signing.export_rows(letter),
@@ -167,12 +177,23 @@ def signers_csv(slug: str) -> Response:
 
 
 @bp.get("/letters/<slug>/signers.json")
-def signers_json(slug: str) -> Response:
+def signers_json(slug: str) -> ResponseReturnValue:
+    """The list as JSON, JSON_PAGE_SIZE signatories a page. "count" is always the whole list's;
+    a list longer than a page adds "page", "pages" and "next" (the next page's address, or
+    null on the last), so a list of one page reads exactly as before pages existed."""
     letter = public_letter(slug)
-    rows = signing.listed(letter)
-    payload = {"letter": letter.slug, "title": letter.title, "count": len(rows),
-               "signatories": [signing.public_row(s, contact=letter.show_contact_names)
-                               for s in rows]}
+    total = listing.count(letter)
+    pages = max((total + JSON_PAGE_SIZE - 1) // JSON_PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE)
+    payload: dict[str, object] = {
+        "letter": letter.slug, "title": letter.title, "count": total,
+        "signatories": [signing.public_row(s, contact=letter.show_contact_names)  # type: ignore[arg-type]
+                        for s in rows]}
+    if pages > 1:
+        payload.update(page=page, pages=pages, next=url_for(
+            "public.signers_json", slug=letter.slug, page=page + 1, _external=True)
+            if page < pages else None)
     body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, never a tag
     body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Response(body, mimetype="application/json")
@@ -180,7 +201,7 @@ def signers_json(slug: str) -> Response:
 
 @bp.get("/letters/<slug>/addendum.pdf", defaults={"part": "addendum"})
 @bp.get("/letters/<slug>.pdf", defaults={"part": "letter"})  # registered first: url_for's default
-def letter_pdf(slug: str, part: str = "letter") -> Response | tuple[str, int, dict[str, str]]:
+def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     """The signed letter (the delivered copy, byte for byte, once delivered), or the addendum of
     signatories listed after delivery; cached, with an ETag so a reload costs nothing."""
     letter = public_letter(slug)
