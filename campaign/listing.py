@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 from flask_sqlalchemy.session import Session
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, literal, select, union_all
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 
 from .extensions import db
@@ -28,8 +27,7 @@ from .signing import _listed_where
 COUNT_SECONDS = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """A listed signatory as the public list, its JSON and its CSV show it."""
 
     id: int
@@ -39,10 +37,7 @@ class Row:
     country: str
     scope: str
     contact_name: str
-
-    @property
-    def place(self) -> str:
-        return ", ".join(part for part in (self.city, self.region) if part)
+    place: str
 
 
 COLUMNS = (Signature.id, Signature.organization, Signature.display_name, Signature.city,
@@ -50,18 +45,31 @@ COLUMNS = (Signature.id, Signature.organization, Signature.display_name, Signatu
 
 
 def page(letter: Letter, search: str = "", offset: int = 0, limit: int = 200) -> list[Row]:
-    """Up to `limit` listed signatories from position `offset` of the whole list, in order."""
-    rows: list[Row] = []
-    start = 0
-    for scope, listed in scope_counts(letter, search).items():
-        if len(rows) < limit and offset < start + listed:
+    """Up to `limit` listed signatories from position `offset` of the whole list, in order: one
+    query, each scope it spans a range of the listing index (UNION ALL where it spans several)."""
+    parts = []
+    start = wanted = 0
+    for position, (scope, listed) in enumerate(scope_counts(letter, search).items()):
+        skip = max(offset - start, 0)
+        take = min(limit - wanted, listed - skip)
+        if take > 0:
             where = [*_listed_where(letter, search), Signature.scope == scope]
-            query = (select(*COLUMNS).where(*where).order_by(Signature.sort_key, Signature.id)
-                     .offset(max(offset - start, 0)).limit(limit - len(rows)))
-            rows += [Row(r.id, r.display_name or r.organization, r.city, r.region, r.country,
-                         r.scope, r.contact_name) for r in db.session.connection().execute(query)]
+            parts.append(select(*COLUMNS, Signature.sort_key, literal(position).label("part"))
+                         .where(*where).order_by(Signature.sort_key, Signature.id)
+                         .offset(skip).limit(take))
+            wanted += take
         start += listed
-    return rows
+    if not parts:
+        return []
+    if len(parts) == 1:
+        query = parts[0]
+    else:
+        spanned = union_all(*(select(part.subquery()) for part in parts)).subquery()
+        query = select(spanned).order_by(spanned.c.part, spanned.c.sort_key, spanned.c.id)
+    return [Row(id_, display_name or organization, city, region, country, scope, contact_name,
+                f"{city}, {region}" if city and region else city or region)
+            for id_, organization, display_name, city, region, country, scope, contact_name, *_
+            in db.session.connection().execute(query).all()]
 
 
 def count(letter: Letter, search: str = "") -> int:

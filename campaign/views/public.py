@@ -29,7 +29,7 @@ from ..signing import BadToken, LetterNotOpen, SignerInput, SigningError
 
 bp = Blueprint("public", __name__)
 PAGE_SIZE = 200
-JSON_PAGE_SIZE = 1000
+JSON_PAGE_SIZE = 200
 
 
 def public_letter(slug: str) -> Letter:
