@@ -6,11 +6,17 @@ when the child ends. It imports nothing from the app, so that the child starts q
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
+import os
 import signal
 import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -60,23 +66,134 @@ def locked_fetcher(roots: dict[str, Path]) -> Any:
 def html_to_pdf(html: str, roots: dict[str, Path]) -> bytes:
     """The PDF of `html`, whose relative URLs resolve under ASSET_ORIGIN. Attachments
     (`<link rel=attachment>`, `<a rel=attachment>`) are dropped before anything is fetched."""
+    return bytes(_render(html, roots).write_pdf())
+
+
+def _render(html: str, roots: dict[str, Path], stylesheets: Sequence[Any] = ()) -> Any:
+    """The laid out document of `html`, its attachments dropped."""
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=ASSET_ORIGIN, url_fetcher=locked_fetcher(roots)).render()
+    document = HTML(string=html, base_url=ASSET_ORIGIN, url_fetcher=locked_fetcher(roots)).render(
+        stylesheets=list(stylesheets))
     document.metadata.attachments = []
     for page in document.pages:
         page.links = [link for link in page.links if link[0] != "attachment"]
-    return bytes(document.write_pdf())
+    return document
+
+
+# ------------------------------------------------------------------ a long list, in parts
+
+
+class PartsMismatch(Exception):
+    """A part did not come out with the pages planned for it (see sheets.py)."""
+
+
+def css_string(text: str) -> str:
+    """`text` as a CSS string: every character but letters, digits and spaces escaped."""
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def numbering(first: int, total: int, title: str | None = None) -> Any:
+    """Footers for a part whose first page is page `first` of `total`; `title` for a part that
+    has no h1 to take the running title from."""
+    from weasyprint import CSS
+
+    page_n_of_m = f'"Page " counter(page) " of {total}" !important'
+    rules = [f"@page {{ @bottom-right {{ content: {page_n_of_m} }} }}"]
+    if first > 1:
+        rules.append(f"@page :first {{ counter-reset: page {first} }}")
+    if title is not None:
+        rules.append(f"@page {{ @bottom-left {{ content: {css_string(title)} !important }} }}")
+    return CSS(string="\n".join(rules))
+
+
+def parts_to_pdf(parts: Sequence[str], pages: Sequence[int], title: str,
+                 roots: dict[str, Path], workers: int, deadline: float) -> bytes:
+    """The letter (parts[0]) and the sheets of its list (parts[1:], of pages[i - 1] pages each),
+    rendered at once in `workers` forked processes and joined, numbered as one document.
+
+    The letter is laid out first (which also loads the fonts every fork then shares), to learn
+    its page count; then each part renders with its own page numbers while the letter renders
+    again with the total. A part that comes out longer or shorter than planned fails the whole
+    (PartsMismatch): the caller then renders in one pass."""
+    import pypdf
+
+    letter_pages = len(_render(parts[0], roots).pages)
+    total = letter_pages + sum(pages)
+    firsts = [letter_pages + 1 + sum(pages[:i]) for i in range(len(pages))]
+    with tempfile.TemporaryDirectory(prefix="campaign-pdf-") as folder:
+        outputs = [Path(folder) / f"part{i}.pdf" for i in range(1, len(parts))]
+        running: dict[int, int] = {}
+        failed = False
+        for index in range(len(outputs)):
+            while len(running) >= workers:
+                failed |= _reap(running)
+            if failed:
+                break
+            pid = os.fork()
+            if pid == 0:  # the child: render one part, write it, never return
+                _render_part(parts[index + 1], roots, numbering(firsts[index], total, title),
+                             pages[index], outputs[index], deadline)
+            running[pid] = index
+        head = None if failed else _render(parts[0], roots, [numbering(1, total)]).write_pdf()
+        while running:
+            failed |= _reap(running)
+        if failed:
+            raise PartsMismatch("a part of the PDF did not come out as planned")
+        writer = pypdf.PdfWriter(clone_from=io.BytesIO(head))
+        for output in outputs:
+            writer.append(str(output))
+        merged = io.BytesIO()
+        writer.write(merged)
+    return merged.getvalue()
+
+
+def _reap(running: dict[int, int]) -> bool:
+    """Wait for one part's process; True if it failed."""
+    pid, status = os.wait()
+    running.pop(pid, None)
+    return os.waitstatus_to_exitcode(status) != 0
+
+
+def _render_part(html: str, roots: dict[str, Path], footers: Any, pages: int, output: Path,
+                 deadline: float) -> None:
+    code = 1
+    try:
+        signal.alarm(max(math.ceil(deadline - time.monotonic()), 1))
+        document = _render(html, roots, [footers])
+        if len(document.pages) == pages:
+            document.write_pdf(output)
+            code = 0
+        else:
+            print(f"a part came to {len(document.pages)} pages, not {pages}", file=sys.stderr)
+            code = 3
+    except BaseException:  # reported by the parent as a failed part
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def main() -> int:
     """The child: read {"html": ..., "roots": {name: folder}, "timeout": seconds} as JSON, write
-    the PDF. The alarm ends it even if the parent that would kill it at the time limit is gone."""
+    the PDF; or, for a long list, {"parts": [...], "pages": [...], "title": ..., "workers": n}
+    (see parts_to_pdf; exit code 3 when a part did not come out as planned). The alarm ends it
+    even if the parent that would kill it at the time limit is gone."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     request = json.load(sys.stdin)
-    signal.alarm(math.ceil(float(request.get("timeout", 300))) + 5)
+    timeout = float(request.get("timeout", 300))
+    signal.alarm(math.ceil(timeout) + 5)
     roots = {name: Path(folder) for name, folder in request["roots"].items()}
-    sys.stdout.buffer.write(html_to_pdf(request["html"], roots))
+    if "parts" in request:
+        try:
+            data = parts_to_pdf(request["parts"], request["pages"], request["title"], roots,
+                                int(request.get("workers", 2)), time.monotonic() + timeout + 5)
+        except PartsMismatch as exc:
+            print(exc, file=sys.stderr)
+            return 3
+    else:
+        data = html_to_pdf(request["html"], roots)
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return 0
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -34,7 +34,7 @@ import nh3
 from flask import current_app, render_template
 from markupsafe import Markup
 
-from . import markup, signing
+from . import markup, sheets, signing
 from .extensions import db
 from .models import SCOPE_LABELS, Letter, Signature, utcnow
 from .paths import STATIC, TEMPLATES
@@ -115,21 +115,84 @@ def letter_html(letter: Letter, signatories: Iterable[Listed], when: datetime | 
     """The HTML that becomes the PDF. Signatories must come in listing order; every value is
     escaped by the template except the body, which is sanitized Markdown."""
     rows = list(signatories)
+    extra.setdefault("count", len(rows))
+    return render_template(template, body=pdf_body(letter.body), groups=grouped(rows),
+                           **_page_context(letter, when), **extra)
+
+
+def _page_context(letter: Letter, when: datetime | None) -> dict[str, Any]:
+    """What every PDF template's frame (pdf/_page.html) shows."""
     moment = when or utcnow()
-    return render_template(
-        template,
-        letter=letter,
-        body=pdf_body(letter.body),
-        groups=grouped(rows),
-        count=len(rows),
-        show_contacts=letter.show_contact_names,
-        date=local_date(moment),
-        created=moment.astimezone(utcnow().tzinfo),
-        author=letter.coalition_name or "The undersigned organizations",
-        logo_url=f"{ASSET_ORIGIN}uploads/{letter.logo_file}" if letter.logo_file else None,
-        asset_origin=ASSET_ORIGIN,
-        **extra,
-    )
+    return {
+        "letter": letter,
+        "show_contacts": letter.show_contact_names,
+        "date": local_date(moment),
+        "created": moment.astimezone(utcnow().tzinfo),
+        "author": letter.coalition_name or "The undersigned organizations",
+        "logo_url": f"{ASSET_ORIGIN}uploads/{letter.logo_file}" if letter.logo_file else None,
+        "asset_origin": ASSET_ORIGIN,
+    }
+
+
+# ------------------------------------------------------------------ a long list, in parts
+
+
+PARTS_FROM = 1000  # signatories from which the list is cut into sheets and rendered in parts
+PART_SIGNATORIES = 800  # at most, a part's share: what one process lays out and holds at once
+LIST_TITLES = {"pdf/letter.html": "Signatories", "pdf/addendum.html": "Additional signatories"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a PDF is rendered from: one HTML document, or for a long list the letter's and its
+    sheets' in parts (`pages`: how many pages each part after the letter must come to), with
+    `whole`, the one document to render instead should the parts not come out as planned."""
+
+    parts: list[str]
+    pages: list[int]
+    title: str = ""
+    whole: Callable[[], str] | None = None
+
+
+def job(letter: Letter, entries: Sequence[Listed], when: datetime, *,
+        template: str = "pdf/letter.html", title: str = "", **extra: Any) -> Job:
+    """The letter with its signatories: in one document, or, from PARTS_FROM signatories, the
+    letter alone and the list cut into sheets (sheets.py), in parts of up to PART_SIGNATORIES
+    (smaller, so that every core has a part, for a list of less than that per core)."""
+
+    def whole() -> str:
+        return letter_html(letter, entries, when, template=template, **extra)
+
+    if len(entries) < PARTS_FROM:
+        return Job([whole()], [])
+    try:
+        cut = sheets.paginate(grouped(entries), letter.show_contact_names)
+    except sheets.Unmeasurable as exc:
+        log.warning("a long list in one pass: %s", exc)
+        return Job([whole()], [])
+    parts = [letter_html(letter, [], when, template=template, count=len(entries), **extra)]
+    pages: list[int] = []
+    for share in _shares(cut, min(PART_SIGNATORIES, -(-len(entries) // workers()))):
+        parts.append(render_template(
+            "pdf/sheets.html", sheets=share, opens_list=not pages, continued=True,
+            list_title=LIST_TITLES.get(template, "Signatories"), count=len(entries),
+            **_page_context(letter, when)))
+        pages.append(len(share))
+    return Job(parts, pages, title or letter.title, whole)
+
+
+def _shares(cut: Sequence[sheets.Sheet], size: int) -> Iterator[list[sheets.Sheet]]:
+    """Consecutive sheets holding about `size` signatories together."""
+    share: list[sheets.Sheet] = []
+    held = 0
+    for sheet in cut:
+        share.append(sheet)
+        held += sheet.entries
+        if held >= size:
+            yield share
+            share, held = [], 0
+    if share:
+        yield share
 
 
 def local_date(moment: datetime) -> str:
@@ -186,8 +249,7 @@ def current_pdf(letter: Letter, entries: Sequence[Entry] | None = None) -> Pdf:
     now = utcnow()
     entries = listed_entries(letter) if entries is None else entries
     key = fingerprint("signed", letter, entries, local_date(now))
-    data = cached(f"letter{letter.id}-signed", key,
-                  lambda: letter_html(letter, entries, now))
+    data = cached(f"letter{letter.id}-signed", key, lambda: job(letter, entries, now))
     return Pdf(data, key)
 
 
@@ -199,9 +261,10 @@ def addendum_pdf(letter: Letter, delivered_ids: Sequence[int], delivered_on: dat
     if not entries:
         return None
     key = fingerprint("addendum", letter, entries, local_date(now), delivered_sha256)
-    data = cached(f"letter{letter.id}-addendum", key, lambda: letter_html(
-        letter, entries, now, template="pdf/addendum.html", delivered_on=local_date(delivered_on),
-        delivered_count=len(delivered_ids), delivered_sha256=delivered_sha256))
+    data = cached(f"letter{letter.id}-addendum", key, lambda: job(
+        letter, entries, now, template="pdf/addendum.html", title=f"Addendum: {letter.title}",
+        delivered_on=local_date(delivered_on), delivered_count=len(delivered_ids),
+        delivered_sha256=delivered_sha256))
     return Pdf(data, key)
 
 
@@ -219,8 +282,8 @@ def cache_folder() -> Path:
     return folder
 
 
-def cached(name: str, key: str, build_html: Callable[[], str]) -> bytes:
-    """The PDF stored under `name` and `key`, rendered from build_html() if there is none yet.
+def cached(name: str, key: str, build: Callable[[], Job]) -> bytes:
+    """The PDF stored under `name` and `key`, rendered from build() if there is none yet.
 
     A file lock per name lets one process render while the others wait, then read its file; so
     two requests for a stale PDF, in any workers on this host, render it once.
@@ -240,7 +303,7 @@ def cached(name: str, key: str, build_html: Callable[[], str]) -> bytes:
             raise PdfUnavailable("the PDF could not be made a moment ago")
         started = time.monotonic()
         try:
-            data = render_in_child(build_html(), timeout)
+            data = render_job(build(), timeout)
         except PdfUnavailable:
             failed.touch()
             raise
@@ -307,21 +370,63 @@ def asset_roots() -> dict[str, Path]:
     return {"static": STATIC, "uploads": upload_folder()}
 
 
-def render_in_child(html: str, timeout: float) -> bytes:
-    """Run pdfwriter.py in a fresh interpreter: HTML in, PDF out, killed after `timeout` s."""
-    request = json.dumps({"html": html, "timeout": timeout,
-                          "roots": {k: str(v) for k, v in asset_roots().items()}})
+def render_job(job: Job, timeout: float) -> bytes:
+    """The PDF of a job: in one child process, which for a long list renders its parts in forks
+    of its own; if a part does not come out with the pages planned, the whole again in one pass
+    within what is left of the time limit."""
+    if len(job.parts) == 1:
+        return render_in_child({"html": job.parts[0]}, timeout)
+    started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-P", str(WRITER)], input=request.encode(),
-                              capture_output=True, timeout=timeout, check=False)
+        return render_in_child({"parts": job.parts, "pages": job.pages, "title": job.title,
+                                "workers": workers()}, timeout)
+    except PartsDidNotFit:
+        assert job.whole is not None
+        log.warning("a PDF's parts did not come out as planned: rendering it in one pass")
+        return render_in_child({"html": job.whole()}, timeout - (time.monotonic() - started))
+
+
+class PartsDidNotFit(PdfUnavailable):
+    pass
+
+
+def workers() -> int:
+    """Processes to render parts in: one per core this process may run on, up to four."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
+def render_in_child(request: dict[str, Any], timeout: float) -> bytes:
+    """Run pdfwriter.py in a fresh interpreter (its own process group, so that its forks go
+    with it): the request in, the PDF out, killed after `timeout` seconds."""
+    if timeout <= 0:
+        raise PdfUnavailable("the PDF took too long to make")
+    request = {**request, "timeout": timeout,
+               "roots": {k: str(v) for k, v in asset_roots().items()}}
+    child = subprocess.Popen([sys.executable, "-P", str(WRITER)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    try:
+        out, err = child.communicate(json.dumps(request).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(child)
         log.error("PDF rendering stopped after %s s", timeout)
         raise PdfUnavailable(f"the PDF took longer than {timeout:g} seconds to make") from None
-    for line in done.stderr.decode("utf-8", "replace").splitlines():
+    except BaseException:
+        _kill_group(child)
+        raise
+    for line in err.decode("utf-8", "replace").splitlines():
         log.warning("pdf renderer: %s", line[:300])
-    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+    if child.returncode == 3 and "parts" in request:
+        raise PartsDidNotFit("a part did not come out as planned")
+    if child.returncode != 0 or not out.startswith(b"%PDF"):
         raise PdfUnavailable("the PDF could not be made (see the log)")
-    return done.stdout
+    return out
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(child.pid, 9)
+    child.communicate()
 
 
 # ------------------------------------------------------------------ uploaded images
