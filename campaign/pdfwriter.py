@@ -138,7 +138,7 @@ def parts_to_pdf(parts: Sequence[str], pages: Sequence[int], title: str,
         head = None if failed else _render(parts[0], roots, [numbering(1, total)]).write_pdf()
         while running:
             failed |= _reap(running)
-        if failed:
+        if failed or head is None:
             raise PartsMismatch("a part of the PDF did not come out as planned")
         writer = pypdf.PdfWriter(clone_from=io.BytesIO(head))
         for output in outputs:

@@ -54,6 +54,10 @@ class PdfUnavailable(Exception):
     """The PDF cannot be made right now (too slow, or the renderer failed); the message says why."""
 
 
+class PartsDidNotFit(PdfUnavailable):
+    """A part of a long list's PDF did not come out with the pages planned for it."""
+
+
 class UploadRejected(ValueError):
     """An uploaded file is not an image the PDF can use; the message is for the organizer."""
 
@@ -370,24 +374,20 @@ def asset_roots() -> dict[str, Path]:
     return {"static": STATIC, "uploads": upload_folder()}
 
 
-def render_job(job: Job, timeout: float) -> bytes:
+def render_job(plan: Job, timeout: float) -> bytes:
     """The PDF of a job: in one child process, which for a long list renders its parts in forks
     of its own; if a part does not come out with the pages planned, the whole again in one pass
     within what is left of the time limit."""
-    if len(job.parts) == 1:
-        return render_in_child({"html": job.parts[0]}, timeout)
+    if len(plan.parts) == 1:
+        return render_in_child({"html": plan.parts[0]}, timeout)
     started = time.monotonic()
     try:
-        return render_in_child({"parts": job.parts, "pages": job.pages, "title": job.title,
+        return render_in_child({"parts": plan.parts, "pages": plan.pages, "title": plan.title,
                                 "workers": workers()}, timeout)
     except PartsDidNotFit:
-        assert job.whole is not None
+        assert plan.whole is not None
         log.warning("a PDF's parts did not come out as planned: rendering it in one pass")
-        return render_in_child({"html": job.whole()}, timeout - (time.monotonic() - started))
-
-
-class PartsDidNotFit(PdfUnavailable):
-    pass
+        return render_in_child({"html": plan.whole()}, timeout - (time.monotonic() - started))
 
 
 def workers() -> int:

@@ -16,7 +16,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -194,6 +194,7 @@ def _insert_statement(dialect: str) -> Any:
     """The INSERT of sign(): the signature on the letter's latest version, unless signed."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Signature.__table__
+    assert isinstance(table, Table)
     latest = (select(LetterVersion.id)
               .where(LetterVersion.letter_id == bindparam("version_of"))
               .order_by(LetterVersion.number.desc()).limit(1).scalar_subquery())
