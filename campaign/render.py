@@ -392,7 +392,8 @@ def render_job(plan: Job, timeout: float) -> bytes:
 
 def workers() -> int:
     """Processes to render parts in: one per core this process may run on, up to four."""
-    return max(1, min(len(os.sched_getaffinity(0)), 4))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
 
 
 def render_in_child(request: dict[str, Any], timeout: float) -> bytes:
