@@ -52,7 +52,8 @@ def create_organizer(email: str, password: str, name: str = "") -> Organizer:
         raise AccountError(f"an organizer with the email {address} already exists")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
-    organizer = Organizer(email=address, name=" ".join(name.split()), password_hash=hasher.hash(password))
+    organizer = Organizer(email=address, name=" ".join(name.split()),
+                          password_hash=hasher.hash(password))
     db.session.add(organizer)
     db.session.flush()
     return organizer

@@ -1,4 +1,4 @@
-"""The `campaign` commands: each a thin call into the domain, with one-line errors, never a traceback."""
+"""The `campaign` commands: each a thin call into the domain; one-line errors, never a traceback."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,18 +165,17 @@ def export_csv(slug: str, output: Path, private: bool) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--interval", default=1.0, show_default=True,
+              help="Seconds between looks at the queue.")
 @click.option("--with-parent", is_flag=True, hidden=True, help="Stop when the parent process ends.")
 @one_line_errors
 def worker(once: bool, interval: float, with_parent: bool) -> None:
     """Deliver queued email, retrying with backoff."""
     if not once:
         click.echo("Delivering queued email; stop with Ctrl+C.")
-    try:
+    with suppress(KeyboardInterrupt):
         outbox.run_worker(once=once, interval=interval,
                           parent=os.getppid() if with_parent else None)
-    except KeyboardInterrupt:
-        pass
 
 
 @contextmanager
@@ -222,12 +221,13 @@ def demo(host: str, port: int) -> None:
     if not os.environ.get("CAMPAIGN_BASE_URL"):
         app.config["BASE_URL"] = base
         env["CAMPAIGN_BASE_URL"] = base
+    mail = (f"sent through {app.config['MAIL_SERVER']}" if app.config["MAIL_SERVER"]
+            else f"shown here and saved under {Path(app.instance_path) / 'mail'}")
     click.echo(
         f"\nCampaign is running at {base}/\n"
         f"  letters: {', '.join(f'{base}/letters/{s}' for s in slugs)}\n"
         f"  organizer login: {base}/login  email {DEMO_EMAIL}  password {password}\n"
-        f"  data in {app.instance_path}; mail is "
-        f"{'sent through ' + str(app.config['MAIL_SERVER']) if app.config['MAIL_SERVER'] else 'shown here and saved under ' + str(Path(app.instance_path) / 'mail')}\n"
+        f"  data in {app.instance_path}; mail is {mail}\n"
     )
     with worker_alongside(env):
         run_simple(host, port, app, threaded=True)

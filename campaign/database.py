@@ -1,4 +1,5 @@
-"""Engine behaviour per database: SQLite gets WAL, a busy timeout and immediate write transactions."""
+"""Engine behaviour per database: SQLite gets WAL, a busy timeout and immediate write
+transactions."""
 from __future__ import annotations
 
 import time

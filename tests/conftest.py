@@ -97,7 +97,7 @@ def postgres() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(scope="session")
-def template_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def template_db() -> dict[str, Any]:
     """One migrated database per backend and session; each test gets a copy of it."""
     return {}
 
@@ -294,7 +294,8 @@ def make_letter(app):  # type: ignore[no-untyped-def]
     from campaign import letters
 
     def factory(**overrides: Any):  # type: ignore[no-untyped-def]
-        fields: dict[str, Any] = {"title": "Stop Forwarding Fingerprints", "slug": "stop-forwarding",
+        fields: dict[str, Any] = {"title": "Stop Forwarding Fingerprints",
+                                  "slug": "stop-forwarding",
                                   "body": "We, the undersigned, ask you to **stop**.\n",
                                   "recipient": "The Director\nWashington, DC", "status": "open"}
         extra = {k: overrides.pop(k) for k in ("require_approval", "show_contact_names")
@@ -317,7 +318,8 @@ def make_signature(app):  # type: ignore[no-untyped-def]
 
     def factory(letter, status: str = "approved", **overrides: Any):  # type: ignore[no-untyped-def]
         n = next(counter)
-        values: dict[str, Any] = {"organization": f"Workers Alliance {n}", "email": f"org{n}@example.org",
+        values: dict[str, Any] = {"organization": f"Workers Alliance {n}",
+                                  "email": f"org{n}@example.org",
                                   "contact_name": f"Contact {n}", "city": "Tucson", "region": "AZ",
                                   "scope": "local", "phone": "+1 555 0100"}
         values.update(overrides)

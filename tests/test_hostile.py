@@ -355,10 +355,17 @@ def _token_for_a_signature(site: Site, stranger: Stranger) -> str:
         return str(signing.make_token(signature))
 
 
+def _flip_middle_of_signature(token: str) -> str:
+    """The token with one character of its signature changed. Not the last one: in base64 the
+    last character may carry only padding bits, and changing those leaves the signature valid."""
+    i = token.rindex(".") + 1 + (len(token) - token.rindex(".") - 1) // 2
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+
+
 def malformed_tokens(good: str) -> dict[str, str]:
     foreign = URLSafeTimedSerializer("another-key", salt="confirm-signature")
     return {
-        "truncated": good[:-5], "one-char-changed": good[:-1] + ("A" if good[-1] != "A" else "B"),
+        "truncated": good[:-5], "one-char-changed": _flip_middle_of_signature(good),
         "payload-only": good.split(".")[0], "dots": "...", "x": "x",
         "overlong": "a" * 10_240, "nul": good + "\x00", "surrogate": "\ud800",
         "rtl": "\u202e" + good, "html": "<script>alert(1)</script>",

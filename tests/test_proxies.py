@@ -19,7 +19,8 @@ def test_forwarded_address_is_trusted_only_with_proxies_set(app_config, proxies,
         return "ok"
 
     headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
-    response = app.test_client().get("/_whoami", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    response = app.test_client().get("/_whoami", headers=headers,
+                                     environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert response.status_code == 200
     assert seen["addr"] == expected
     assert seen["secure"] is bool(proxies)

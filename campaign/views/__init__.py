@@ -46,7 +46,8 @@ def database_unavailable(error: OperationalError) -> tuple[str, int, dict[str, s
     current_app.logger.error("database unavailable: %s", str(error.orig).splitlines()[0])
     return render_template("error.html", code=503, title="Please try again in a minute",
                            message="The site is busy or being maintained. Nothing you sent was "
-                                   "saved; please send it again shortly."), 503, {"Retry-After": "30"}
+                                   "saved; please send it again shortly."), \
+        503, {"Retry-After": "30"}
 
 
 def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:

@@ -1,4 +1,4 @@
-"""Organizer pages: letters (write, preview, publish, versions), moderation, imports, exports, mail."""
+"""Organizer pages: letters, versions, moderation, imports, exports, delivery and mail."""
 from __future__ import annotations
 
 from datetime import datetime, time, tzinfo

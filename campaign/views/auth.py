@@ -24,7 +24,8 @@ def safe_next(target: str | None) -> str | None:
         return None
     target = target.strip()
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+    if parts.scheme or parts.netloc or not target.startswith("/") \
+            or target.startswith(("//", "/\\")):
         return None
     if any(c in target for c in "\\\r\n\t"):
         return None
@@ -49,7 +50,8 @@ def login_page() -> ResponseReturnValue:
         db.session.commit()  # keeps the failure count
         if organizer is not None:
             login_user(organizer)
-            return redirect(safe_next(request.args.get("next")) or url_for("admin.letters_page"), code=303)
+            target = safe_next(request.args.get("next")) or url_for("admin.letters_page")
+            return redirect(target, code=303)
     status = 401 if error else 200
     return render_template("auth/login.html", form=form, error=error), status
 
