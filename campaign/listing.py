@@ -4,27 +4,18 @@ A page is read scope by scope in listing order (national, state, local, internat
 scope a range of the listing index in name order, so that no query sorts the whole list; the
 counts per scope say which scopes a page spans (usually one, two at a boundary).
 
-Counting thousands of rows on every view was most of the list's cost, so the counts without a
-search are kept per worker for COUNT_SECONDS. A change to signatures made by this worker drops
-them at once; one made by another worker (or host) shows in the count within COUNT_SECONDS,
-while the rows themselves are always read fresh.
+The counts are read fresh on every view (one GROUP BY along the same index): they decide which
+rows a page reads, so a kept count could hide a signatory another worker has just approved.
 """
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from flask import current_app, has_app_context
-from flask_sqlalchemy.session import Session
-from sqlalchemy import event, func, literal, select, union_all
-from sqlalchemy.orm import ORMExecuteState, UOWTransaction
+from sqlalchemy import func, literal, select, union_all
 
 from .extensions import db
 from .models import SCOPES, Letter, Signature
 from .signing import _listed_where
-
-COUNT_SECONDS = 10.0
 
 
 class Row(NamedTuple):
@@ -77,16 +68,11 @@ def count(letter: Letter, search: str = "") -> int:
 
 
 def scope_counts(letter: Letter, search: str = "") -> dict[str, int]:
-    """How many signatories each scope lists, in listing order (empty scopes left out)."""
-    if search:
-        return _scope_counts(letter, search)
-    cache = _cache()
-    kept = cache.get(letter.id)
-    if kept is not None and time.monotonic() - kept[0] < COUNT_SECONDS:
-        return kept[1]
-    counts = _scope_counts(letter, "")
-    cache[letter.id] = (time.monotonic(), counts)
-    return counts
+    """How many signatories each scope lists, in listing order (empty scopes left out).
+
+    Always counted fresh: the counts decide which rows a page reads, so a count kept from
+    before another worker's approval would hide that signatory from the list."""
+    return _scope_counts(letter, search)
 
 
 def _scope_counts(letter: Letter, search: str) -> dict[str, int]:
@@ -94,43 +80,3 @@ def _scope_counts(letter: Letter, search: str) -> dict[str, int]:
         select(Signature.scope, func.count()).where(*_listed_where(letter, search))
         .group_by(Signature.scope)).all())
     return {scope: int(found[scope]) for scope in SCOPES if found.get(scope)}
-
-
-# ------------------------------------------------------------------ the cache and its upkeep
-
-
-_lock = threading.Lock()
-
-
-def _cache() -> dict[int, tuple[float, dict[str, int]]]:
-    """This app's counts by letter id (an app of its own per test, so per app, not per process)."""
-    with _lock:
-        return current_app.extensions.setdefault("campaign.listing_counts", {})  # type: ignore[no-any-return]
-
-
-def _forget(session: Any) -> None:
-    session.info["campaign.listing_changed"] = True
-    if has_app_context():
-        _cache().clear()
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Any, _flush: UOWTransaction) -> None:
-    if any(isinstance(o, Signature) for o in (*session.new, *session.dirty, *session.deleted)):
-        _forget(session)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_statement(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is Signature:
-        _forget(state.session)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _after_transaction(session: Any) -> None:
-    """Drop the counts again once the change is committed (or undone): another request may have
-    counted while it was in flight."""
-    if session.info.pop("campaign.listing_changed", False) and has_app_context():
-        _cache().clear()
