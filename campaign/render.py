@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import nh3
 from flask import current_app, render_template
@@ -39,6 +39,7 @@ from .extensions import db
 from .models import SCOPE_LABELS, Letter, Signature, utcnow
 from .paths import STATIC, TEMPLATES
 from .pdfwriter import ASSET_ORIGIN, RefusedURL, html_to_pdf
+from .sheets import Listed
 
 __all__ = ["ASSET_ORIGIN", "RefusedURL", "html_to_pdf", "letter_html", "current_pdf"]
 
@@ -60,19 +61,6 @@ class PartsDidNotFit(PdfUnavailable):
 
 class UploadRejected(ValueError):
     """An uploaded file is not an image the PDF can use; the message is for the organizer."""
-
-
-class Listed(Protocol):
-    """What the PDF shows of a signatory (a Signature, or an Entry read without the ORM)."""
-
-    @property
-    def shown_name(self) -> str: ...
-    @property
-    def place(self) -> str: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def contact_name(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,14 @@ FONTS = {"name": "DejaVuSerif-Bold.ttf", "text": "DejaVuSerif.ttf"}
 
 
 class Listed(Protocol):
+    """What the PDF shows of a signatory (a Signature, or a row read without the ORM)."""
+
     @property
     def shown_name(self) -> str: ...
     @property
     def place(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
     @property
     def contact_name(self) -> str: ...
 

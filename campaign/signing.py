@@ -519,10 +519,6 @@ def listed(letter: Letter, search: str = "", offset: int = 0,
     return list(db.session.scalars(query))
 
 
-def listed_count(letter: Letter, search: str = "") -> int:
-    sub = listed_query(letter, search).order_by(None).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(sub)) or 0)
-
 
 # ------------------------------------------------------------------ import
 

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from conftest import form_fields
 from sqlalchemy import func, select
 
-from campaign import signing
+from campaign import listing, signing
 from campaign.extensions import db
 from campaign.models import Signature
 
@@ -71,7 +71,7 @@ def test_import_without_approved_puts_rows_in_the_moderation_queue(runner, lette
     rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
     assert [(s.status, s.source) for s in rows] == [("pending", "import")] * 3
     assert all(s.confirmed_at is not None for s in rows)
-    assert signing.listed_count(letter) == 0
+    assert listing.count(letter) == 0
 
 
 def test_import_with_approved_lists_the_rows_at_once(runner, client, letter, csv_file):
@@ -199,7 +199,7 @@ def test_the_upload_puts_rows_in_the_moderation_queue(admin, letter):
 
 def test_the_upload_with_approved_lists_the_rows(admin, client, letter):
     upload(admin, GOOD, approved=True)
-    assert signing.listed_count(letter) == 3
+    assert listing.count(letter) == 3
 
 
 @pytest.mark.parametrize("case", ["row-without-organization", "bad-scope", "duplicate-email",
