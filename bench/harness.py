@@ -1,4 +1,5 @@
-"""What the benchmark sections share: the server under test, its data, load and measurement."""
+"""What the benchmark sections share: the server under test, its data and measurement
+(HTTP load is loadgen.py's)."""
 from __future__ import annotations
 
 import http.client
@@ -7,10 +8,7 @@ import random
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,31 +131,37 @@ def request(port: int, method: str, path: str, body: str | None = None,
 
 
 SEED = """
-import random, sys
+import contextlib, random, sys
 sys.path.insert(0, {bench!r})
 from harness import org_name, PLACES, SCOPES
-from campaign import create_app, letters, signing
+from campaign import create_app, database, letters
+try:  # the names' keys moved to campaign/text.py; older code has them in campaign/signing.py
+    from campaign.text import sort_key, org_key
+except ImportError:
+    from campaign.signing import sort_key, org_key
 from campaign.extensions import db
 from campaign.models import Signature
+# Newer code writes only inside database.writing(), which commits; older code commits itself.
+writing = getattr(database, "writing", None)
 app = create_app()
 with app.app_context():
     letter = letters.get_letter({slug!r})
+    letter_id = letter.id
     rng = random.Random({seed})
     rows = []
     for n in range({count}):
         name = org_name(rng, n)
         city, region = rng.choice(PLACES)
-        rows.append(dict(letter_id=letter.id, organization=name, sort_key=signing.sort_key(name),
-                         org_key=signing.org_key(name), contact_name="Ana Ruiz",
+        rows.append(dict(letter_id=letter_id, organization=name, sort_key=sort_key(name),
+                         org_key=org_key(name), contact_name="Ana Ruiz",
                          email=f"s{{n}}@example.org", phone="555 0100", city=city, region=region,
                          country="United States", scope=rng.choice(SCOPES), status="approved",
                          source="import"))
-        if len(rows) == 5000:
-            db.session.execute(db.insert(Signature), rows)
-            rows = []
-    if rows:
-        db.session.execute(db.insert(Signature), rows)
-    db.session.commit()
+    with writing() if writing else contextlib.nullcontext():
+        for start in range(0, len(rows), 5000):
+            db.session.execute(db.insert(Signature), rows[start:start + 5000])
+    if writing is None:
+        db.session.commit()
     if db.engine.dialect.name == "postgresql":  # statistics, as autovacuum keeps them
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
@@ -168,75 +172,6 @@ def seed_signatories(server: Server, slug: str, count: int, seed: int = 7) -> No
     """Insert `count` approved signatories straight into the database (setup, not measured)."""
     code = SEED.format(bench=str(ROOT / "bench"), slug=slug, count=count, seed=seed)
     subprocess.run([sys.executable, "-c", code], env=server.env, check=True, cwd=ROOT)
-
-
-# ------------------------------------------------------------------ load
-
-
-@dataclass
-class Load:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-    def pct(self, q: float) -> float:
-        """The q-quantile latency in milliseconds."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
-
-    def add(self, other: Load) -> None:
-        self.latencies += other.latencies
-        self.errors += other.errors
-        self.seconds += other.seconds
-
-
-Call = Callable[[], bool]
-
-
-def run_load(clients: int, seconds: float, make_call: Callable[[int], Call]) -> Load:
-    """`clients` threads call their own callable until time is up; each call returns success."""
-    result = Load()
-    lock = threading.Lock()
-    calls = [make_call(i) for i in range(clients)]
-    stop_at = time.perf_counter() + seconds
-
-    def worker(call: Call) -> None:
-        local: list[float] = []
-        errors = 0
-        while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            ok = call()
-            local.append(time.perf_counter() - t0)
-            errors += not ok
-        with lock:
-            result.latencies.extend(local)
-            result.errors += errors
-
-    threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def interleaved(clients: int, seconds: float, subjects: dict[str, Callable[[int], Call]],
-                rounds: int = 4) -> dict[str, Load]:
-    """Each subject loaded for `seconds` in all, in `rounds` slices taken in turn, so that a
-    baseline and what is compared with it see the same moments of a shared, noisy machine."""
-    loads = {name: Load() for name in subjects}
-    for _ in range(rounds):
-        for name, make in subjects.items():
-            loads[name].add(run_load(clients, seconds / rounds, make))
-    return loads
 
 
 # ------------------------------------------------------------------ one command, measured

@@ -59,12 +59,12 @@ def bench_pdf(folder: Path, quick: bool) -> list[Row]:
         times[n] = ours[0]
         pages = page_count(ours_pdf.read_bytes())
         rows.append(("sqlite", f"signed letter PDF, {n:,} signatories ({pages} pages)",
-                     f"{ours[0]:.2f} s, peak {ours[1]:.0f} MB", "", "", "0",
+                     f"{ours[0]:.2f} s, peak {ours[1]:.0f} MB", "", "", "", "0",
                      f"{ours[0] / naive[0]:.2f} of the naive render's time "
                      f"({naive[0]:.2f} s, peak {naive[1]:.0f} MB)"))
     if 10_000 in times:
         rows.append(("sqlite", "PDF render time, 10,000 against 1,000 signatories",
-                     f"{times[10_000] / times[1_000]:.1f}x", "", "", "", "linear: 10x"))
+                     f"{times[10_000] / times[1_000]:.1f}x", "", "", "", "", "linear: 10x"))
 
     server.start()
     try:
@@ -83,7 +83,7 @@ def bench_pdf(folder: Path, quick: bool) -> list[Row]:
             second = statistics.median(again)
             size = f"{len(body) // 1024} kB"
             rows.append(("sqlite", f"cached PDF over HTTP, {n:,} signatories ({size})",
-                         f"{second * 1000:.1f} ms", "", "", "0",
+                         f"{second * 1000:.1f} ms", "", "", "", "0",
                          f"{first / second:.0f}x faster than its first request, which rendered "
                          f"({first:.2f} s)"))
     finally:
