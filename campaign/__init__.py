@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, config, database, paths, views
-from .extensions import csrf, db, login, mail, migrate
+from . import accounts, cli, config, database, dates, paths, views
+from .extensions import csrf, db, mail, migrate
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, production: bool = False) -> Flask:
@@ -29,7 +29,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, production: bool
     migrate.init_app(app, db, directory=str(paths.MIGRATIONS))
     mail.init_app(app)
     csrf.init_app(app)
-    login.init_app(app)
+    accounts.init_app(app)
+    dates.init_app(app)
 
     views.init_app(app)
     cli.init_app(app)

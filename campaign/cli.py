@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from . import accounts, delivery, letters, outbox, render, signing
+from . import accounts, delivery, letters, listing, outbox, spreadsheets
+from .database import reading, writing
+from .errors import CampaignError, LetterError
 from .extensions import db
-from .letters import LetterError
 from .models import Letter, Signature
 from .paths import LETTERS
 
@@ -32,7 +33,7 @@ DEMO_EMAIL = "demo@example.org"
 
 def init_app(app: Flask) -> None:
     for command in (init_db, create_organizer, import_letter, import_signatures, worker,
-                    export_pdf, export_csv, demo):
+                    export_pdf, export_csv, check_counts, demo):
         app.cli.add_command(command)
 
 
@@ -43,7 +44,7 @@ def one_line_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (LetterError, signing.SigningError, accounts.AccountError) as exc:
+        except CampaignError as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
@@ -91,9 +92,10 @@ def create_organizer(email: str, name: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    organizer = accounts.create_organizer(email, password, name)
-    db.session.commit()
-    click.echo(f"Created organizer {organizer.email}")
+    password_hash = accounts.hash_password(password)  # slow: before the writing unit
+    with writing():
+        address = accounts.create_organizer(email, password_hash, name).email
+    click.echo(f"Created organizer {address}")
 
 
 # ------------------------------------------------------------------ letters and signatures
@@ -105,9 +107,9 @@ def create_organizer(email: str, name: str) -> None:
 def import_letter(path: Path) -> None:
     """Create or update a letter from a letter file; prints its slug."""
     text = letters.parse_file(path, current_app.config["TZ"])
-    letter = letters.save(text)
-    db.session.commit()
-    click.echo(letter.slug)
+    with writing():
+        slug = letters.create_or_update(text).slug
+    click.echo(slug)
 
 
 @click.command("import-signatures")
@@ -117,10 +119,11 @@ def import_letter(path: Path) -> None:
 @one_line_errors
 def import_signatures(slug: str, file: Path, approved: bool) -> None:
     """Import signatories from a CSV file: all rows or none."""
-    letter = letter_by_slug(slug)
-    count = signing.import_csv(letter, signing.decode_csv(file.read_bytes()), approved=approved)
-    db.session.commit()
-    click.echo(f"Imported {count} signatories into {letter.slug}")
+    text = spreadsheets.decode_csv(file.read_bytes())
+    with writing():
+        letter = letter_by_slug(slug)
+        count = spreadsheets.import_csv(letter, text, approved=approved)
+    click.echo(f"Imported {count} signatories into {slug}")
 
 
 @click.command("export-pdf")
@@ -131,13 +134,9 @@ def import_signatures(slug: str, file: Path, approved: bool) -> None:
 def export_pdf(slug: str, output: Path, addendum: bool) -> None:
     """Write the signed letter (the letter and its approved signatories) as PDF; once the letter
     is delivered, the delivered copy, byte for byte."""
-    if not db.session().in_transaction():  # SQLite: read without holding the write lock
-        db.session.connection(execution_options={"readonly": True})
-    letter = letter_by_slug(slug)
-    try:
+    with reading():
+        letter = letter_by_slug(slug)
         pdf = delivery.addendum_pdf(letter) if addendum else delivery.letter_pdf(letter)
-    except render.PdfUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
     if pdf is None:
         raise click.ClickException(f"{letter.slug} has no addendum: it is not delivered, or no "
                                    "signatory was listed after delivery")
@@ -153,11 +152,33 @@ def export_pdf(slug: str, output: Path, addendum: bool) -> None:
 @one_line_errors
 def export_csv(slug: str, output: Path, private: bool) -> None:
     """Write the approved signatories as CSV."""
-    rows = signing.export_rows(letter_by_slug(slug), private=private)
+    with reading():
+        letter = letter_by_slug(slug)
+    columns = spreadsheets.PRIVATE_FIELDS if private else spreadsheets.PUBLIC_FIELDS
     with output.open("w", encoding="utf-8", newline="") as f:
-        for chunk in signing.csv_lines(rows, private=private):
+        for chunk in spreadsheets.csv_lines(listing.stream(letter, private=private), columns):
             f.write(chunk)
     click.echo(f"Wrote {output}")
+
+
+@click.command("check-counts")
+@click.option("--repair", is_flag=True, help="Set every wrong count to a fresh count.")
+@one_line_errors
+def check_counts(repair: bool) -> None:
+    """Compare the kept counts of listed signatories with a fresh count of the signatures."""
+    with reading():
+        wrong = listing.count_mismatches()
+    for (letter_id, scope), (kept, fresh) in sorted(wrong.items()):
+        click.echo(f"letter {letter_id}, {scope}: kept {kept}, counted {fresh}")
+    if not wrong:
+        click.echo("The kept counts equal a fresh count.")
+        return
+    if not repair:
+        raise click.ClickException(f"{len(wrong)} kept count(s) differ from a fresh count "
+                                   "(run it again with --repair to set them right)")
+    with writing():
+        repaired = listing.repair_counts()
+    click.echo(f"Repaired {repaired} count(s).")
 
 
 # ------------------------------------------------------------------ mail
@@ -213,9 +234,13 @@ def demo(host: str, port: int) -> None:
     """Schema, example letters, a demo organizer and sample signatories; then serve."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade_schema()
-    slugs = load_example_letters()
-    password = demo_organizer()
-    db.session.commit()
+    password = secrets.token_urlsafe(9)
+    password_hash = accounts.hash_password(password)
+    examples = [(path, letters.parse_file(path, app.config["TZ"]))
+                for path in letters.letter_files(LETTERS)]
+    with writing():
+        slugs = load_example_letters(examples)
+        demo_organizer(password_hash)
     base = f"http://{host}:{port}"
     env = {}
     if not os.environ.get("CAMPAIGN_BASE_URL"):
@@ -233,27 +258,25 @@ def demo(host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True)
 
 
-def load_example_letters() -> list[str]:
-    """Import every letter file in letters/ and give the open ones sample signatories."""
+def load_example_letters(examples: list[tuple[Path, letters.LetterText]]) -> list[str]:
+    """Save the example letters read from letters/ and give them their sample signatories (the
+    .csv file beside each), once (in the caller's writing unit)."""
     slugs = []
-    for path in letters.letter_files(LETTERS):
-        letter = letters.save(letters.parse_file(path, current_app.config["TZ"]))
+    for path, text in examples:
+        letter = letters.create_or_update(text)
         slugs.append(letter.slug)
         sample = path.with_suffix(".csv")
         has_signatures = db.session.scalar(
             select(func.count()).select_from(Signature).where(Signature.letter_id == letter.id))
         if sample.exists() and not has_signatures:
-            signing.import_csv(letter, sample.read_text(encoding="utf-8"), approved=True)
+            spreadsheets.import_csv(letter, sample.read_text(encoding="utf-8"), approved=True)
     return slugs
 
 
-def demo_organizer() -> str:
-    """Create the demo organizer, or give it a fresh password; returns the password."""
-    password = secrets.token_urlsafe(9)
+def demo_organizer(password_hash: str) -> None:
+    """Create the demo organizer, or give it a fresh password (in the caller's writing unit)."""
     existing = accounts.find(DEMO_EMAIL)
     if existing is None:
-        accounts.create_organizer(DEMO_EMAIL, password, "Demo Organizer")
+        accounts.create_organizer(DEMO_EMAIL, password_hash, "Demo Organizer")
     else:
-        existing.password_hash = accounts.hasher.hash(password)
-        existing.failed_logins = 0
-    return password
+        accounts.set_password_hash(existing, password_hash)

@@ -1,35 +1,133 @@
-"""Engine behaviour per database: SQLite gets WAL, a busy timeout and immediate write
-transactions."""
+"""Units of work, and the engine's behaviour on each database.
+
+Views and commands run each transaction as a unit: `writing()` for one that writes, `reading()`
+for one that only reads (a transaction begun without either only reads, too). A writing unit
+commits when its block ends and rolls back if the block raises. On SQLite it takes the write lock
+as it begins (BEGIN IMMEDIATE): a transaction that reads and then writes could otherwise fail at
+once with "database is locked", whatever the busy timeout; a reading unit never takes it. So the
+write lock is held exactly as long as a writing block runs, and slow work (a password hash, a
+render) belongs before or after it. On PostgreSQL both are plain transactions.
+
+A write outside a writing unit is a bug, on every database: the session refuses to flush it or
+to run an INSERT, UPDATE or DELETE (WriteOutsideUnit).
+"""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
-from flask import Flask, has_request_context, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from .extensions import db
 
 SQLITE_BUSY_MS = 15000
+UNIT = "campaign.unit"  # session.info key: "writing" or "reading" while a unit runs
+
+
+class WriteOutsideUnit(RuntimeError):
+    """Something tried to write outside `database.writing()`."""
 
 
 def init_app(app: Flask) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
-            _tune_sqlite(db.engine)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    if not event.contains(db.session, "before_flush", _refuse_flush_outside_unit):
+        event.listen(db.session, "before_flush", _refuse_flush_outside_unit)
+        event.listen(db.session, "do_orm_execute", _refuse_dml_outside_unit)
+
+
+# ------------------------------------------------------------------ units
+
+
+@contextmanager
+def writing() -> Iterator[Session]:
+    """A unit that writes: begins now (on SQLite with the write lock), commits at the end of the
+    block, rolls back if it raises. Inside another writing unit it is part of that one.
+
+    A read transaction open before it is ended first, keeping what it loaded: views read and
+    check what was sent before they write, and the objects they read stay usable."""
+    session = db.session()
+    if session.info.get(UNIT) == "writing":
+        yield session
+        return
+    if session.info.get(UNIT) == "reading":
+        raise WriteOutsideUnit("a writing unit cannot begin inside a reading unit")
+    _end_quietly(session)
+    session.info[UNIT] = "writing"
+    try:
+        session.connection(execution_options={"writing": True})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(UNIT, None)
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A unit that only reads, ended when the block ends (what it loaded stays usable). Long-lived
+    processes (the worker, a command) use it so that no snapshot outlives its use."""
+    session = db.session()
+    if session.info.get(UNIT):
+        yield session
+        return
+    _end_quietly(session)
+    session.info[UNIT] = "reading"
+    try:
+        yield session
+    finally:
+        session.info.pop(UNIT, None)
+        _end_quietly(session)
+
+
+def _end_quietly(session: Session) -> None:
+    """End a read transaction without expiring what it loaded (there is nothing to write: a
+    pending change here fails as a write outside a unit)."""
+    if not session.in_transaction():
+        return
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def _refuse_flush_outside_unit(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit(
+            "a change was flushed outside database.writing(): "
+            f"{[type(o).__name__ for o in [*session.new, *session.dirty, *session.deleted]][:5]}")
+
+
+def _refuse_dml_outside_unit(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) \
+            and state.session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit(f"{type(state.statement).__name__} outside database.writing()")
+
+
+def changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
+# ------------------------------------------------------------------ SQLite
 
 
 def _tune_sqlite(engine: Engine) -> None:
-    """WAL and foreign keys on every connection; BEGIN IMMEDIATE for anything that may write.
+    """WAL and foreign keys on every connection; BEGIN IMMEDIATE for a writing unit.
 
-    pysqlite's own transaction handling is turned off so that SQLAlchemy's begin event decides:
-    a read-then-write transaction that began deferred can fail at once with "database is locked"
-    whatever the busy timeout, so every transaction outside a GET request takes the write lock
-    up front and waits its turn instead. A connection marked `readonly` (a streamed export) never
-    takes it.
-    """
+    pysqlite's own transaction handling is turned off so that SQLAlchemy's begin event decides
+    how each transaction begins."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -43,12 +141,10 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        reading = conn.get_execution_options().get("readonly") or (
-            has_request_context() and request.method in ("GET", "HEAD"))
-        if reading:
-            conn.exec_driver_sql("BEGIN")
-        else:
+        if conn.get_execution_options().get("writing"):
             _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -68,29 +164,3 @@ def _begin_immediate(conn: Any) -> None:
             time.sleep(0.0005)
     finally:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-
-
-def changed(result: Result[Any]) -> int:
-    """How many rows an UPDATE or DELETE changed."""
-    return int(cast("CursorResult[Any]", result).rowcount or 0)
-
-
-def read_first() -> None:
-    """Begin a request that reads before it writes with a read-only transaction: on SQLite it
-    takes no write lock, so loading and checking what was sent run alongside other writers.
-    Call write_next() before the first write."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"readonly": True})
-
-
-def write_next() -> None:
-    """End read_first()'s transaction on SQLite: the writes that follow begin their own, which
-    takes the write lock (BEGIN IMMEDIATE) only for as long as they last. On PostgreSQL, whose
-    writers do not lock each other out, the request goes on in the same transaction."""
-    if db.engine.dialect.name == "sqlite":
-        session = db.session()
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()  # nothing to commit; what was read stays loaded for the writes
-        finally:
-            session.expire_on_commit = expire

@@ -1,19 +1,24 @@
 """Flask-WTF forms: field validation only; the domain modules decide the rest."""
 from __future__ import annotations
 
+import functools
 import unicodedata
+from typing import Any
 
 import pycountry
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     PasswordField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
+    widgets,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -46,9 +51,32 @@ def _country_choices() -> list[SelectChoice]:
 COUNTRY_CHOICES = _country_choices()
 
 
+class CountrySelect(widgets.Select):
+    """The country select with its ~250 options written once: WTForms would build and escape
+    each option again on every view of the sign form (most of the page's time)."""
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        if field.flags.required:
+            kwargs.setdefault("required", True)
+        chosen = f'<option value="{escape(field.data)}">'
+        options = _country_options().replace(
+            chosen, f'<option selected value="{escape(field.data)}">', 1)
+        return Markup(f"<select {widgets.html_params(name=field.name, **kwargs)}>"
+                      f"{options}</select>")
+
+
+@functools.cache
+def _country_options() -> str:
+    return "".join(f'<option value="{escape(choice.value)}">{escape(choice.label)}</option>'
+                   for choice in COUNTRY_CHOICES)
+
+
 class CountryField(SelectField):
     """A select of the ~250 countries whose check is a set lookup: SelectField's own check builds
     an option object for every choice on each submission."""
+
+    widget = CountrySelect()
 
     def pre_validate(self, form: object) -> None:
         if self.process_errors:
@@ -183,3 +211,27 @@ class ImportForm(FlaskForm):
                      validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
     approved = BooleanField("List them at once (approved)")
     submit = SubmitField("Import")
+
+
+class LetterheadForm(FlaskForm):
+    coalition_name = StringField("Coalition name on the letterhead",
+                                 validators=[Optional(), Length(max=200)])
+    logo = FileField("Logo on the letterhead (PNG or JPEG, at most 2 MB)",
+                     validators=[FileAllowed(["png", "jpg", "jpeg"], "A PNG or JPEG image.")])
+    remove_logo = BooleanField("Remove the logo")
+    closing = TextAreaField("Closing line", validators=[Optional(), Length(max=300)],
+                            description="Printed under the body, for example “Respectfully,”; "
+                                        "leave it empty if the body ends with one.")
+    delivery_emails = TextAreaField("Recipients’ email addresses",
+                                    description="One a line; they get the final PDF if the box "
+                                                "below is ticked.")
+    deliver_by_email = BooleanField("Email the final PDF to these addresses on delivery")
+    save = SubmitField("Save")
+
+
+class DeliverForm(FlaskForm):
+    notify = BooleanField("Tell the signatories by email that the letter was delivered",
+                          default=True)
+    confirm = BooleanField("I have checked the PDF: close the letter and deliver it",
+                           validators=[DataRequired("Tick this box to confirm.")])
+    submit = SubmitField("Close and deliver")

@@ -1,18 +1,23 @@
-"""Letters: file format <-> Letter rows, edits, publishing, and versions with a content hash."""
+"""Letters: file format <-> Letter rows; creating, changing and publishing them; versions with a
+content hash; the body as HTML, made once when the text is saved."""
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 
+from .dates import parse_deadline
+from .errors import LetterError, SlugTaken
 from .extensions import db
+from .markup import markdown_to_html
 from .models import LETTER_STATUSES, Letter, LetterVersion
+from .text import storable
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -20,7 +25,8 @@ KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language"}
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
-    """YAML's safe loader, but dates stay text: parse_deadline reads them and names a bad one."""
+    """YAML's safe loader, but dates stay text: dates.parse_deadline reads them and names a bad
+    one."""
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -29,13 +35,10 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 }
 
 
-class LetterError(ValueError):
-    """A letter file or form value that cannot be used; the message names the problem."""
-
-
 @dataclass
 class LetterText:
-    """What a letter file or the edit form carries, checked."""
+    """What a letter file or the edit form carries, checked; with its body as sanitized HTML,
+    made here, before any writing unit begins (a long body takes a while)."""
 
     title: str
     slug: str
@@ -44,6 +47,10 @@ class LetterText:
     deadline: datetime | None = None
     status: str = "draft"
     language: str = "en"
+    body_html: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.body_html = str(markdown_to_html(self.body))
 
 
 # ------------------------------------------------------------------ values
@@ -62,31 +69,6 @@ def check_status(status: str) -> str:
     if status not in LETTER_STATUSES:
         raise LetterError(f"status must be one of {', '.join(LETTER_STATUSES)}, not {status!r}")
     return status
-
-
-def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
-    """ISO 8601 date or date-time; without a zone it is read in `zone`; a date alone means the end
-    of that day."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time.max)
-    else:
-        text = str(value).strip()
-        try:
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                moment = datetime.combine(date.fromisoformat(text), time.max)
-            else:
-                moment = datetime.fromisoformat(text.replace(" ", "T", 1))
-        except ValueError:
-            raise LetterError(
-                f"deadline {text!r} is not an ISO 8601 date (2026-06-30) or date-time"
-            ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment
 
 
 def clean_body(text: str) -> str:
@@ -189,10 +171,13 @@ def letter_files(folder: Path) -> list[Path]:
 # ------------------------------------------------------------------ rows
 
 
+BY_SLUG = select(Letter).where(Letter.slug == bindparam("slug"))  # built once: every page asks
+
+
 def get_letter(slug: str) -> Letter | None:
     if not SLUG_RE.match(slug):  # no letter has such an address; don't send it to the database
         return None
-    return db.session.scalar(select(Letter).where(Letter.slug == slug))
+    return db.session.scalar(BY_SLUG, {"slug": slug})
 
 
 def open_letters() -> list[Letter]:
@@ -214,31 +199,51 @@ def all_letters() -> list[Letter]:
     return list(db.session.scalars(select(Letter).order_by(Letter.updated_at.desc())))
 
 
-def save(text: LetterText, letter: Letter | None = None) -> Letter:
-    """Create or update a letter from checked text; record a version if its public text changed."""
-    if letter is None:
-        letter = get_letter(text.slug) or Letter(slug=text.slug)
-        db.session.add(letter)
-    elif text.slug != letter.slug:
-        taken = get_letter(text.slug)
-        if taken is not None and taken is not letter:
-            raise LetterError(f"the slug {text.slug!r} is taken by another letter")
-        letter.slug = text.slug
-    letter.title = storable(text.title)
-    letter.recipient = storable(text.recipient)
-    letter.body = storable(text.body)
-    letter.deadline = text.deadline
-    letter.status = text.status
-    letter.language = text.language
+def create(text: LetterText) -> Letter:
+    """A new letter from checked text; SlugTaken if its address is another letter's."""
+    if get_letter(text.slug) is not None:
+        raise SlugTaken(f"The address {text.slug!r} is taken by another letter.")
+    letter = Letter(slug=text.slug)
+    _fill(letter, text)
+    try:
+        with db.session.begin_nested():  # another organizer may take the slug at this moment
+            db.session.add(letter)
+            db.session.flush()
+    except IntegrityError:
+        raise SlugTaken(f"The address {text.slug!r} is taken by another letter.") from None
     record_version(letter)
     db.session.flush()
     return letter
 
 
-def storable(text: str) -> str:
-    """Text without the control characters a database cannot or should not keep (NUL among them);
-    line breaks and tabs stay."""
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+def update(letter: Letter, text: LetterText) -> Letter:
+    """Change a letter to checked text; record a version if its public text changed. SlugTaken if
+    it moves to another letter's address."""
+    if text.slug != letter.slug:
+        taken = get_letter(text.slug)
+        if taken is not None and taken is not letter:
+            raise SlugTaken(f"The address {text.slug!r} is taken by another letter.")
+        letter.slug = text.slug
+    _fill(letter, text)
+    record_version(letter)
+    db.session.flush()
+    return letter
+
+
+def create_or_update(text: LetterText) -> Letter:
+    """The letter with this text's slug, changed to it, or a new one (a letter file imported)."""
+    letter = get_letter(text.slug)
+    return create(text) if letter is None else update(letter, text)
+
+
+def _fill(letter: Letter, text: LetterText) -> None:
+    letter.title = storable(text.title)
+    letter.recipient = storable(text.recipient)
+    letter.body = storable(text.body)
+    letter.body_html = storable(text.body_html)
+    letter.deadline = text.deadline
+    letter.status = text.status
+    letter.language = text.language
 
 
 def record_version(letter: Letter) -> LetterVersion | None:

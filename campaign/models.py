@@ -1,9 +1,11 @@
-"""The tables: organizers, letters and their versions, signatures, the email outbox."""
+"""The tables: organizers, letters and their versions, signatures and the counts of those
+listed, the email outbox, deliveries, rate-limit events."""
 from __future__ import annotations
 
 import hashlib
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -17,11 +19,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     types,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
+from . import text
 from .extensions import Model
 
 
@@ -82,6 +87,8 @@ class Letter(Model):
     title: Mapped[str] = mapped_column(String(300))
     recipient: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # The body as sanitized HTML, made once when the text is saved (letters.py), never per view.
+    body_html: Mapped[str] = mapped_column(Text, default="", server_default="")
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     language: Mapped[str] = mapped_column(String(16), default="en")
@@ -129,9 +136,9 @@ class Letter(Model):
 def text_hash(title: str, recipient: str, body: str) -> str:
     """SHA-256 of a letter's text, normalized: line endings and trailing spaces don't count."""
 
-    def norm(text: str) -> str:
-        text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-        return "\n".join(line.rstrip() for line in text.strip().split("\n"))
+    def norm(value: str) -> str:
+        value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+        return "\n".join(line.rstrip() for line in value.strip().split("\n"))
 
     joined = "\x1e".join(norm(part) for part in (title, recipient, body))
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
@@ -193,16 +200,46 @@ class Signature(Model):
     letter: Mapped[Letter] = relationship()
     version: Mapped[LetterVersion | None] = relationship()
 
-    @property
+    @hybrid_property
     def shown_name(self) -> str:
+        """The name as listed: the organizers' rename, else what was submitted."""
         return self.display_name or self.organization
+
+    @shown_name.inplace.expression
+    @classmethod
+    def _shown_name_expression(cls) -> Any:
+        return func.coalesce(cls.display_name, cls.organization)
 
     @property
     def place(self) -> str:
-        return ", ".join(part for part in (self.city, self.region) if part)
+        return text.place(self.city, self.region)
+
+    @property
+    def listed(self) -> bool:
+        """On the public list, its exports and the PDF (listing.LISTED says it in SQL)."""
+        return self.status == "approved" and not self.held
 
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
+
+
+class ListedCount(Model):
+    """How many signatures of a letter are listed (approved, not held), per scope, and a
+    revision bumped by every change to a listed signature of that letter and scope.
+
+    Kept by triggers on the signature table (migration 0004), so every change of a signature,
+    from any process, changes its count in the same transaction; pages read these few rows
+    instead of counting thousands, and keep what they made until a revision moves
+    (pagecache.py). `campaign check-counts` compares the counts with a fresh count.
+    """
+
+    __tablename__ = "listed_count"
+
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    listed: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OutboxMessage(Model):
@@ -213,6 +250,9 @@ class OutboxMessage(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
+    # What the message is about (ids and flags, as JSON): emails.py makes its subject and body
+    # from them when it is sent; subject and bodies are then kept as they were sent.
+    params: Mapped[str | None] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,8 @@
-"""Durable email: queued in the caller's transaction; a worker claims, sends, retries, gives up."""
+"""Durable email: queued in the caller's transaction; a worker claims, writes (emails.py), sends,
+retries, gives up; never sends one twice."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import smtplib
@@ -11,13 +13,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import func, select, update
 
-from .database import changed
+from . import emails
+from .database import changed, reading, writing
 from .extensions import db
 from .models import OutboxAttachment, OutboxMessage, utcnow
+from .text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +29,13 @@ log = logging.getLogger(__name__)
 BACKOFF = (20, 60, 300, 900, 1800, 3600, 7200)
 
 
-def one_line(text: str) -> str:
-    """Collapse every run of whitespace (line breaks included) so no text can add a header."""
-    return " ".join(str(text).split())
-
-
-def enqueue(kind: str, recipient: str, subject: str, template: str, *,
-            attachments: Sequence[tuple[str, str, bytes]] = (), **context: Any) -> OutboxMessage:
-    """Write an email to the outbox in the current transaction; it is sent after commit.
-    `attachments` are (filename, content type, data) triples, kept with the message."""
-    message = OutboxMessage(
-        kind=kind,
-        recipient=one_line(recipient),
-        subject=one_line(subject)[:300],
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
-    )
+def enqueue(kind: str, recipient: str, *, attachments: Sequence[tuple[str, str, bytes]] = (),
+            **params: Any) -> OutboxMessage:
+    """Queue an email of `kind` (one of emails.KINDS) about `params` (ids and flags) in the
+    caller's transaction; the worker writes and sends it after commit. `attachments` are
+    (filename, content type, data) triples, kept with the message."""
+    message = OutboxMessage(kind=kind, recipient=one_line(recipient), params=json.dumps(params),
+                            subject="", body_text="", body_html="")
     message.attachments = [
         OutboxAttachment(filename=one_line(name)[:200], content_type=content_type, data=data)
         for name, content_type, data in attachments
@@ -93,7 +88,7 @@ class Claim:
 
 
 def claim(limit: int, now: datetime | None = None) -> list[Claim]:
-    """Take up to `limit` due messages for this worker and commit the claim.
+    """Take up to `limit` due messages for this worker (in the caller's writing unit).
 
     A claimed message is 'sending' until its lease (send_after) runs out, so a worker that died
     mid-send gives its messages back. On PostgreSQL, FOR UPDATE SKIP LOCKED keeps two workers off
@@ -113,28 +108,28 @@ def claim(limit: int, now: datetime | None = None) -> list[Claim]:
         message.status = "sending"
         message.attempts += 1
         message.send_after = lease
-    claims = [Claim(message.id, message.attempts) for message in messages]
-    db.session.commit()
-    return claims
+    return [Claim(message.id, message.attempts) for message in messages]
 
 
-def deliver_due(limit: int = 100) -> int:
-    """Deliver what is due now; returns how many were sent."""
-    return deliver(claim(limit))
+def send_due(limit: int = 100) -> int:
+    """Send what is due now; returns how many were sent."""
+    with writing():
+        claims = claim(limit)
+    return send_claimed(claims)
 
 
-def deliver(claims: Sequence[Claim]) -> int:
-    """Send claimed messages, each only while this worker still holds it; returns how many were
-    sent. A down or hung server leaves them queued for a later try."""
+def send_claimed(claims: Sequence[Claim]) -> int:
+    """Write and send claimed messages, each only while this worker still holds it; returns how
+    many were sent. A down or hung server leaves them queued for a later try."""
     if not claims:
         return 0
     sent = 0
     if current_app.config["MAIL_SUPPRESS_SEND"]:
         for each in claims:
-            message = _take(each)
-            if message is not None:
-                _write_locally(message)
-                _mark_sent(message)
+            taken = _take(each)
+            if taken is not None:
+                _write_locally(*taken)
+                _mark_sent(*taken)
                 sent += 1
         return sent
     waiting = list(claims)
@@ -142,94 +137,131 @@ def deliver(claims: Sequence[Claim]) -> int:
         timeout = current_app.config["MAIL_TIMEOUT"]
         with TimeoutConnection(current_app.extensions["mail"], timeout) as conn:
             while waiting:
-                message = _take(waiting[0])
-                if message is not None and _send_one(conn, message):
+                taken = _take(waiting[0])
+                if taken is not None and _send_one(conn, *taken):
                     sent += 1
                 waiting.pop(0)
     except (OSError, smtplib.SMTPException) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("mail server unavailable (%s); will retry", reason)
         for each in waiting:
-            message = _take(each)
-            if message is not None:
-                _mark_failed(message, reason)
+            _mark_failed(each, reason)
     return sent
 
 
-def _take(each: Claim) -> OutboxMessage | None:
-    """Renew this worker's lease on a claimed message just before sending it; None when it is no
-    longer this worker's (sent, failed, or taken over by another worker after the lease ran out),
-    so that a slow batch never sends a message twice."""
+def _take(each: Claim) -> tuple[OutboxMessage, emails.Written] | None:
+    """Renew this worker's lease on a claimed message just before sending it, and write it
+    (outside the write lock); None when it is no longer this worker's (sent, failed, or taken
+    over by another worker after the lease ran out), so that a slow batch never sends a message
+    twice; None too when it cannot be written (it is given up)."""
     renewed = utcnow() + timedelta(seconds=lease_seconds())
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == each.message_id, OutboxMessage.status == "sending",
-               OutboxMessage.attempts == each.attempt)
-        .values(send_after=renewed)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    with writing():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == each.message_id, OutboxMessage.status == "sending",
+                   OutboxMessage.attempts == each.attempt)
+            .values(send_after=renewed)
+            .execution_options(synchronize_session=False)
+        )
     if not changed(result):
         return None
-    return db.session.get(OutboxMessage, each.message_id)
+    with reading():
+        message = db.session.get(OutboxMessage, each.message_id)
+        if message is None:
+            return None
+        try:
+            return message, _written(message)
+        except emails.Unwritable as exc:
+            reason = f"cannot be written: {exc}"
+    _mark_failed(each, reason, final=True)
+    return None
 
 
-def _send_one(conn: TimeoutConnection, message: OutboxMessage) -> bool:
+def _written(message: OutboxMessage) -> emails.Written:
+    """What the message says: as it was written before (a retry, or a message queued before
+    messages were written when sent), or written now."""
+    if message.body_text or not message.params:
+        return emails.Written(message.subject, message.body_text, message.body_html)
+    return emails.write(message.kind, json.loads(message.params))
+
+
+def _send_one(conn: TimeoutConnection, message: OutboxMessage, written: emails.Written) -> bool:
     """Send one message. A failure that is the message's own (a refused recipient, an address or
     header the server cannot take) is recorded on it and the next message goes on; a failure of
     the connection is raised."""
     try:
-        conn.send(_as_mail(message))
+        conn.send(_as_mail(message, written))
     except smtplib.SMTPRecipientsRefused as exc:
-        _mark_failed(message, f"recipient refused: {exc.recipients!r}"[:500], final=True)
+        _mark_failed(claim_of(message), f"recipient refused: {exc.recipients!r}"[:500],
+                     final=True, written=written)
     except smtplib.SMTPServerDisconnected:
         raise
     except smtplib.SMTPResponseException as exc:  # refused at MAIL FROM or DATA
         detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
             else str(exc.smtp_error)
-        _mark_failed(message, f"{exc.smtp_code} {detail}"[:500], final=exc.smtp_code >= 500)
+        _mark_failed(claim_of(message), f"{exc.smtp_code} {detail}"[:500],
+                     final=exc.smtp_code >= 500, written=written)
     except (ValueError, BadHeaderError) as exc:  # e.g. an address that needs SMTPUTF8
-        _mark_failed(message, f"cannot be sent: {type(exc).__name__}: {exc}"[:500], final=True)
+        _mark_failed(claim_of(message), f"cannot be sent: {type(exc).__name__}: {exc}"[:500],
+                     final=True, written=written)
         if conn.host is not None:
             conn.host.rset()  # end the half-begun transaction; raises if the connection is gone
     else:
-        _mark_sent(message)
+        _mark_sent(message, written)
         return True
     return False
 
 
-def _as_mail(message: OutboxMessage) -> Message:
+def _as_mail(message: OutboxMessage, written: emails.Written) -> Message:
     mail = Message(
-        subject=one_line(message.subject),
+        subject=one_line(written.subject),
         recipients=[one_line(message.recipient)],
-        body=message.body_text,
-        html=message.body_html or None,
+        body=written.text,
+        html=written.html or None,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
-    for attachment in message.attachments:
-        mail.attach(attachment.filename, attachment.content_type, attachment.data)
+    with reading():
+        for attachment in message.attachments:
+            mail.attach(attachment.filename, attachment.content_type, attachment.data)
     return mail
 
 
-def _mark_sent(message: OutboxMessage) -> None:
-    message.status = "sent"
-    message.sent_at = utcnow()
-    message.last_error = ""
-    db.session.commit()
-    log.info("sent message %s (%s)", message.id, message.kind)
+def claim_of(message: OutboxMessage) -> Claim:
+    return Claim(message.id, message.attempts)
 
 
-def _mark_failed(message: OutboxMessage, reason: str, final: bool = False) -> None:
-    message.last_error = reason
-    if final or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        message.status = "dead"
-        log.error("gave up on message %s (%s) after %s attempts", message.id, message.kind,
-                  message.attempts)
-    else:
-        message.status = "queued"
-        wait = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
-        message.send_after = utcnow() + timedelta(seconds=wait)
-    db.session.commit()
+def _mark_sent(message: OutboxMessage, written: emails.Written) -> None:
+    """Sent: kept as it was sent."""
+    with writing():
+        message.status = "sent"
+        message.sent_at = utcnow()
+        message.last_error = ""
+        message.subject = one_line(written.subject)[:300]
+        message.body_text, message.body_html = written.text, written.html
+        log.info("sent message %s (%s)", message.id, message.kind)
+
+
+def _mark_failed(each: Claim, reason: str, final: bool = False,
+                 written: emails.Written | None = None) -> None:
+    """Not sent: queued again after a pause, or given up; unless this worker's claim on it has
+    ended meanwhile. What was written is kept, so the mail page shows what failed to go."""
+    with writing():
+        message = db.session.get(OutboxMessage, each.message_id, with_for_update=True,
+                                 populate_existing=True)
+        if message is None or message.status != "sending" or message.attempts != each.attempt:
+            return
+        message.last_error = reason
+        if written is not None:
+            message.subject = one_line(written.subject)[:300]
+            message.body_text, message.body_html = written.text, written.html
+        if final or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            message.status = "dead"
+            log.error("gave up on message %s (%s) after %s attempts", message.id, message.kind,
+                      message.attempts)
+        else:
+            message.status = "queued"
+            wait = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+            message.send_after = utcnow() + timedelta(seconds=wait)
 
 
 def retry(message_ids: list[int]) -> int:
@@ -242,14 +274,14 @@ def retry(message_ids: list[int]) -> int:
     return changed(result)
 
 
-def _write_locally(message: OutboxMessage) -> None:
+def _write_locally(message: OutboxMessage, written: emails.Written) -> None:
     """No mail server configured: show the message on the console and keep a copy."""
     folder = Path(current_app.instance_path) / "mail"
     folder.mkdir(parents=True, exist_ok=True)
-    mail = _as_mail(message)
+    mail = _as_mail(message, written)
     (folder / f"{message.id:06d}-{message.kind}.eml").write_bytes(mail.as_bytes())
-    print(f"\n----- email {message.id} to {message.recipient}: {message.subject}\n"
-          f"{message.body_text}\n----- (saved in {folder})", flush=True)
+    print(f"\n----- email {message.id} to {message.recipient}: {written.subject}\n"
+          f"{written.text}\n----- (saved in {folder})", flush=True)
 
 
 def waiting_count() -> int:
@@ -268,11 +300,11 @@ def dead_messages(limit: int = 200) -> list[OutboxMessage]:
 
 
 def run_worker(once: bool = False, interval: float = 1.0, parent: int | None = None) -> None:
-    """Deliver until stopped; with `once`, deliver what is due now and return; with `parent`,
-    stop when that process is gone."""
+    """Send until stopped; with `once`, send what is due now and return; with `parent`, stop
+    when that process is gone."""
     while parent is None or os.getppid() == parent:
         try:
-            while deliver_due():
+            while send_due():
                 pass
         except Exception:  # keep the worker alive through a database outage
             db.session.rollback()

@@ -1,95 +1,42 @@
-"""Fixtures: the app on SQLite and PostgreSQL, client, runner, a real SMTP server, factories."""
+"""Fixtures: the app on SQLite and PostgreSQL, client, runner, a real SMTP server, factories.
+Helpers that are not fixtures are in support.py."""
 from __future__ import annotations
 
 import contextvars
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from bs4 import BeautifulSoup
+from support import (
+    BACKENDS,
+    SECRET,
+    Mailbox,
+    PostgresCluster,
+    free_port,
+    password_hash,
+    pg_bin,
+    submit,
+)
 
 from campaign import create_app
+from campaign.database import writing
 from campaign.extensions import db
-
-ROOT = Path(__file__).resolve().parent.parent
-SECRET = "test-secret-key-not-for-production"
-
-
-# ------------------------------------------------------------------ a throwaway PostgreSQL
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-class PostgresCluster:
-    """initdb + pg_ctl in a temp folder, on loopback; as the postgres user when run as root."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="campaign-pg-"))
-        self.port = free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                  "start")
-        self.admin_url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / tool), *args], check=True,
-                       capture_output=True, cwd="/")
-
-    def url(self, name: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"),
-                        "-m", "immediate", "stop"], capture_output=True, cwd="/")
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-_BACKENDS = ["sqlite"]
-if _pg_bin() is not None:
-    _BACKENDS.append("postgresql")
-elif os.environ.get("CAMPAIGN_TEST_REQUIRE_POSTGRES") == "1":
-    raise RuntimeError("PostgreSQL's server binaries (initdb) are not installed")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return "databases: " + ", ".join(_BACKENDS)
+    return "databases: " + ", ".join(BACKENDS)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
-    bindir = _pg_bin()
+    bindir = pg_bin()
     assert bindir is not None
     cluster = PostgresCluster(bindir)
     yield cluster
@@ -115,7 +62,7 @@ def _migrated(url: str, instance: Path) -> None:
         del os.environ["CAMPAIGN_INSTANCE_PATH"]
 
 
-@pytest.fixture(params=_BACKENDS)
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated, empty database for one test."""
@@ -149,31 +96,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
 # ------------------------------------------------------------------ a real SMTP server
 
 
-@dataclass
-class Mailbox:
-    """Messages received by the test SMTP server."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    port: int = 0
-    refuse: bool = False
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=True)
-                if address.lower() in [r.lower() for r in rcpts]]
-
-    def wait(self, count: int, timeout: float = 10) -> None:
-        end = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < end:
-            time.sleep(0.05)
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
 @pytest.fixture
 def smtp() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
@@ -201,7 +123,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
         @pytest.fixture
         def app_config(app_config, smtp):
-            return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+            return with_smtp(app_config, smtp)
     """
     return {"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "BASE_URL": "http://localhost",
             "MAIL_SERVER": None, "MAIL_TIMEOUT": 5.0}
@@ -219,6 +141,28 @@ def app(app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPa
         yield application
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def bare_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The app for tests that render templates or PDFs but read no database: built once, and
+    run once rather than once per database. Its database URL names a file nobody opens."""
+    folder = tmp_path_factory.mktemp("bare")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("CAMPAIGN_"):
+                mp.delenv(name)
+        mp.setenv("CAMPAIGN_INSTANCE_PATH", str(folder / "instance"))
+        return create_app({"DATABASE_URL": f"sqlite:///{folder / 'unused.sqlite3'}",
+                           "SECRET_KEY": SECRET, "BASE_URL": "http://localhost",
+                           "MAIL_SERVER": None})
+
+
+@pytest.fixture
+def bare(bare_app):  # type: ignore[no-untyped-def]
+    """bare_app with an app context for the test."""
+    with bare_app.app_context():
+        yield bare_app
 
 
 @pytest.fixture
@@ -251,41 +195,6 @@ def runner(app):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
 
-# ------------------------------------------------------------------ forms
-
-
-def form_fields(html: str, button: str | None = None) -> tuple[str | None, dict[str, str]]:
-    """The action and hidden/default values of the form holding `button` (or the first form)."""
-    soup = BeautifulSoup(html, "html.parser")
-    for form in soup.find_all("form"):
-        texts = [b.get_text(" ") or b.get("value", "") for b in form.find_all(["button", "input"])
-                 if b.name == "button" or b.get("type") == "submit"]
-        if button is None or any(button.lower() in t.lower() for t in texts):
-            values = {}
-            for inp in form.find_all(["input", "select", "textarea"]):
-                name = inp.get("name")
-                if not name or inp.get("type") in ("submit", "checkbox", "file"):
-                    continue
-                if inp.name == "select":
-                    chosen = inp.find("option", selected=True) or inp.find("option")
-                    values[name] = chosen.get("value", "") if chosen else ""
-                elif inp.name == "textarea":
-                    values[name] = inp.get_text()
-                else:
-                    values[name] = inp.get("value", "")
-            return form.get("action"), values
-    raise AssertionError(f"no form with a {button!r} button")
-
-
-def submit(client, url: str, data: dict[str, Any], button: str | None = None, **kw):  # type: ignore[no-untyped-def]
-    """GET the page, then POST its form (with its CSRF token) overlaid with `data`."""
-    page = client.get(url)
-    assert page.status_code == 200, page.status_code
-    action, values = form_fields(page.get_data(as_text=True), button)
-    values.update({k: v for k, v in data.items() if v is not None})
-    return client.post(action or url, data=values, **kw)
-
-
 # ------------------------------------------------------------------ factories
 
 
@@ -301,10 +210,10 @@ def make_letter(app):  # type: ignore[no-untyped-def]
         extra = {k: overrides.pop(k) for k in ("require_approval", "show_contact_names")
                  if k in overrides}
         fields.update(overrides)
-        letter = letters.save(letters.LetterText(**fields))
-        for key, value in extra.items():
-            setattr(letter, key, value)
-        db.session.commit()
+        with writing():
+            letter = letters.create_or_update(letters.LetterText(**fields))
+            for key, value in extra.items():
+                setattr(letter, key, value)
         return letter
 
     return factory
@@ -313,6 +222,7 @@ def make_letter(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def make_signature(app):  # type: ignore[no-untyped-def]
     from campaign import signing
+    from campaign.models import Signature
 
     counter = iter(range(1, 1_000_000))
 
@@ -323,10 +233,12 @@ def make_signature(app):  # type: ignore[no-untyped-def]
                                   "contact_name": f"Contact {n}", "city": "Tucson", "region": "AZ",
                                   "scope": "local", "phone": "+1 555 0100"}
         values.update(overrides)
-        signature = signing._new_signature(letter, signing.SignerInput(**values),
-                                           email=values["email"], status=status, source="web")
-        db.session.add(signature)
-        db.session.commit()
+        with writing():
+            version = letter.current_version
+            signature = Signature(**signing.signature_values(
+                letter, signing.SignerInput(**values), email=values["email"], status=status,
+                source="web"), version_id=version.id if version else None)
+            db.session.add(signature)
         return signature
 
     return factory
@@ -334,18 +246,21 @@ def make_signature(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def organizer(app):  # type: ignore[no-untyped-def]
+    """The staff account staff@example.org, password support.PASSWORD."""
     from campaign import accounts
 
-    person = accounts.create_organizer("staff@example.org", "correct horse battery 9", "Staff")
-    db.session.commit()
+    with writing():
+        person = accounts.create_organizer("staff@example.org", password_hash(), "Staff")
     return person
 
 
 @pytest.fixture
 def admin(client, organizer):  # type: ignore[no-untyped-def]
     """A client logged in as an organizer."""
-    response = submit(client, "/login", {"email": "staff@example.org",
-                                         "password": "correct horse battery 9"}, "Log in")
+    from support import PASSWORD
+
+    response = submit(client, "/login", {"email": "staff@example.org", "password": PASSWORD},
+                      "Log in")
     assert response.status_code == 303, response.status_code
     return client
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import support_figures as figures
-from conftest import _BACKENDS, SECRET, form_fields
 from flask import Flask
+from support import BACKENDS as _BACKENDS
+from support import SECRET, form_fields
 from werkzeug.test import TestResponse
 
 from campaign import create_app

@@ -1,17 +1,90 @@
-"""PDF test helpers: text out of a PDF, a canary HTTP server, a shared PDF store, images."""
+"""PDF test helpers: letters and listed rows built in memory and rendered as the app renders
+them (no database), text out of a PDF, a canary HTTP server, a shared PDF store, images."""
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pypdf
+from flask import current_app
 from PIL import Image
+
+from campaign.letters import LetterText
+from campaign.listing import Listed
+from campaign.models import SCOPES, Letter, utcnow
+from campaign.pdf.child import render_job
+from campaign.pdf.html import job
+from campaign.text import sort_key
+
+# ------------------------------------------------------------------ rendering without a database
+
+
+def letter_in_memory(*, title: str = "Stop Forwarding Fingerprints",
+                     slug: str = "stop-forwarding",
+                     body: str = "We, the undersigned, ask you to **stop**.\n",
+                     recipient: str = "The Director\nWashington, DC", language: str = "en",
+                     **settings: Any) -> Letter:
+    """An open letter as make_letter makes it (its body made HTML as letters.LetterText does),
+    with its print settings (coalition_name, closing, logo_file, show_contact_names), never
+    stored: for tests that render given rows."""
+    written = LetterText(title=title, slug=slug, body=body, recipient=recipient, status="open",
+                         language=language)
+    fields: dict[str, Any] = {"coalition_name": "", "closing": "", "logo_file": None,
+                              "show_contact_names": False, **settings}
+    return Letter(title=written.title, slug=written.slug, body=written.body,
+                  body_html=written.body_html, recipient=written.recipient,
+                  status=written.status, language=written.language, **fields)
+
+
+def entry(ident: int, name: str, place: str = "Tucson, AZ", scope: str = "local",
+          **contact: str) -> Listed:
+    """A listed signatory as listing.rows gives it; `contact` fills the contact fields."""
+    city, _, region = place.partition(", ")
+    return Listed(ident, name, city, region, "United States", scope,
+                  contact.pop("contact_name", ""), **contact)
+
+
+def in_listing_order(rows: Iterable[Listed]) -> list[Listed]:
+    """Rows in the order listing.rows reads them: by scope, then by name (listing.ORDER)."""
+    return sorted(rows, key=lambda r: (SCOPES.index(r.scope), sort_key(r.shown_name), r.id))
+
+
+def rendered(letter: Letter, rows: Iterable[Listed], when: datetime | None = None) -> bytes:
+    """The PDF of `letter` with `rows`, made as the app makes it (pdf.html.job rendered in the
+    child process), without the cache."""
+    plan = job(letter, list(rows), when or utcnow())
+    return render_job(plan, float(current_app.config["PDF_TIMEOUT"]))
+
+
+@contextmanager
+def warnings_logged(name: str) -> Iterator[list[str]]:
+    """The warnings (and worse) logged under `name` while the block runs, for a fixture wider
+    than a test (caplog serves one test)."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+
+
+# ------------------------------------------------------------------ reading PDFs
 
 
 def pdf_text(data: bytes) -> str:

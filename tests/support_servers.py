@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 from aiosmtpd.controller import Controller
-from conftest import ROOT, SECRET, free_port
+from support import ROOT, SECRET, free_port
 
 VENV_BIN = Path(ROOT) / ".venv" / "bin"
 

@@ -6,15 +6,15 @@ from urllib.parse import quote
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import submit
+from support import PASSWORD, submit
 
 from campaign import accounts
+from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import utcnow
+from campaign.models import Organizer, utcnow
 from campaign.views.auth import safe_next
 
-EMAIL = "staff@example.org"
-PASSWORD = "correct horse battery 9"
+EMAIL = "staff@example.org"  # the organizer fixture's account, password support.PASSWORD
 
 
 def log_in(client, password: str = PASSWORD, next_: str | None = None, email: str = EMAIL):  # type: ignore[no-untyped-def]
@@ -31,8 +31,9 @@ def session_user(client) -> str | None:  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ the form
 
 
-def test_login_page_has_email_password_and_log_in_button(client):
-    soup = BeautifulSoup(client.get("/login").get_data(as_text=True), "html.parser")
+def test_login_page_has_email_password_and_log_in_button(bare):
+    page = bare.test_client().get("/login")
+    soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
     labels = [label.get_text(strip=True) for label in soup.find_all("label")]
     assert "Email" in labels
     assert "Password" in labels
@@ -152,16 +153,16 @@ def test_failures_are_counted_on_the_account(client, organizer):
 
 
 def test_throttle_ends_after_the_wait(client, organizer):
-    organizer.failed_logins = accounts.FREE_TRIES
-    organizer.last_failed_login = utcnow() - timedelta(minutes=1)
-    db.session.commit()
+    with writing():
+        organizer.failed_logins = accounts.FREE_TRIES
+        organizer.last_failed_login = utcnow() - timedelta(minutes=1)
     assert log_in(client).status_code == 303
     assert session_user(client) == str(organizer.id)
 
 
-def test_throttle_wait_doubles_and_is_capped(organizer):
-    organizer.last_failed_login = utcnow()
-    organizer.failed_logins = accounts.FREE_TRIES
+def test_throttle_wait_doubles_and_is_capped():
+    organizer = Organizer(email=EMAIL, password_hash="", last_failed_login=utcnow(),
+                          failed_logins=accounts.FREE_TRIES)
     first = accounts.lock_remaining(organizer)
     organizer.failed_logins = accounts.FREE_TRIES + 1
     second = accounts.lock_remaining(organizer)
@@ -169,6 +170,38 @@ def test_throttle_wait_doubles_and_is_capped(organizer):
     assert timedelta(seconds=25) < first <= timedelta(seconds=30)
     assert timedelta(seconds=55) < second <= timedelta(seconds=60)
     assert accounts.lock_remaining(organizer) <= accounts.MAX_LOCK
+
+
+def test_checking_a_login_writes_nothing_and_recording_it_counts_the_failure(organizer):
+    attempt = accounts.check_login(EMAIL, "not the password", "192.0.2.1")  # outside any unit
+    assert attempt.organizer_id is None
+    assert attempt.failed_id == organizer.id
+    db.session.expire_all()
+    assert db.session.get(Organizer, organizer.id).failed_logins == 0
+    with writing():
+        assert accounts.record_login(attempt) is None
+    db.session.expire_all()
+    assert db.session.get(Organizer, organizer.id).failed_logins == 1
+
+
+def test_recording_a_right_password_logs_in_and_clears_the_count(organizer):
+    with writing():
+        organizer.failed_logins = accounts.FREE_TRIES - 1
+    attempt = accounts.check_login(EMAIL, PASSWORD, "192.0.2.1")
+    assert attempt.organizer_id == organizer.id
+    with writing():
+        person = accounts.record_login(attempt)
+    assert person is not None and person.id == organizer.id
+    db.session.expire_all()
+    assert db.session.get(Organizer, organizer.id).failed_logins == 0
+
+
+def test_checking_a_login_for_a_throttled_account_raises_login_throttled(organizer):
+    with writing():
+        organizer.failed_logins = accounts.FREE_TRIES
+        organizer.last_failed_login = utcnow()
+    with pytest.raises(accounts.LoginThrottled, match="Too many failed attempts"):
+        accounts.check_login(EMAIL, PASSWORD, "192.0.2.1")
 
 
 # ------------------------------------------------------------------ logging out
@@ -204,12 +237,29 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, organizer):
     assert "samesite=lax" in flags
 
 
+def test_passwords_are_hashed_with_argon2id():
+    hashed = accounts.hash_password(PASSWORD)
+    assert hashed.startswith("$argon2id$")
+    assert PASSWORD not in hashed
+    assert accounts.hasher.verify(hashed, PASSWORD)
+
+
+def test_a_password_too_short_is_refused_before_hashing():
+    with pytest.raises(accounts.AccountError, match=f"at least {accounts.MIN_PASSWORD}"):
+        accounts.hash_password("x" * (accounts.MIN_PASSWORD - 1))
+
+
 def test_passwords_are_stored_as_argon2id_hashes(organizer):
-    assert organizer.password_hash.startswith("$argon2id$")
-    assert PASSWORD not in organizer.password_hash
-    assert accounts.hasher.verify(organizer.password_hash, PASSWORD)
+    db.session.expire_all()
+    stored = db.session.get(Organizer, organizer.id)
+    assert stored.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in stored.password_hash
+    assert accounts.hasher.verify(stored.password_hash, PASSWORD)
 
 
-def test_same_password_gets_a_different_salt(app, organizer):
-    other = accounts.create_organizer("second@example.org", PASSWORD)
+def test_same_password_gets_a_different_salt(organizer):
+    password_hash = accounts.hash_password(PASSWORD)
+    with writing():
+        other = accounts.create_organizer("second@example.org", password_hash)
     assert other.password_hash != organizer.password_hash
+    assert accounts.hasher.verify(other.password_hash, PASSWORD)

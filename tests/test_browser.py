@@ -26,15 +26,16 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from sqlalchemy import func, select
+from support import PASSWORD, ROOT, with_smtp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from campaign import letters, outbox
+from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Signature
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -44,8 +45,7 @@ DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
 SCREENSHOT = Path("/tmp/campaign-phone.png")
 
 SLUG = "stop-forwarding"  # make_letter's default
-# the organizer fixture's account
-STAFF_EMAIL, STAFF_PASSWORD = "staff@example.org", "correct horse battery 9"
+STAFF_EMAIL = "staff@example.org"  # the organizer fixture's account (password support.PASSWORD)
 
 
 # ------------------------------------------------------------------ the server
@@ -93,7 +93,7 @@ def live() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], smtp: Any, live: LiveServer) -> dict[str, Any]:
-    return {**app_config, "BASE_URL": live.url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    return with_smtp(app_config, smtp, BASE_URL=live.url)
 
 
 @pytest.fixture
@@ -104,13 +104,13 @@ def base_url(app: Any, live: LiveServer) -> str:
 
 
 def idle() -> None:
-    """End the test thread's transaction. On SQLite every transaction outside a GET request takes
-    the write lock (BEGIN IMMEDIATE), so one left open here would stall the server's writes."""
+    """End the test thread's read transaction, so that its next read sees what the server has
+    written since (on SQLite a transaction reads one snapshot from its first read to its end)."""
     db.session.rollback()
 
 
 def deliver_mail(smtp: Any, expected: int) -> None:
-    outbox.deliver_due()
+    outbox.send_due()
     idle()
     smtp.wait(expected)
     assert len(smtp.messages) == expected
@@ -237,7 +237,7 @@ def sign(page: Page, base: str, who: Signer) -> None:
 def log_in(page: Page, base: str) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
@@ -381,8 +381,9 @@ def test_organizer_writes_previews_publishes_and_revises_a_letter(browse, base_u
 def example_letter() -> str:
     """The example letter shipped in letters/, open and without its deadline; returns its slug."""
     text = letters.parse_file(ROOT / "letters" / "stop-fingerprint-forwarding.md", UTC)
-    letters.save(replace(text, status="open", deadline=None))
-    db.session.commit()
+    with writing():
+        letters.create(replace(text, status="open", deadline=None))
+    idle()
     return text.slug
 
 

@@ -8,20 +8,16 @@ from typing import Any
 
 import pytest
 import support_figures as figures
-from conftest import SECRET, form_fields
 from sqlalchemy import event, func, select
+from support import SECRET, SIGNER, form_fields
 from support_servers import VENV_BIN, SMTPRecorder, campaign_env
 
-from campaign import outbox, signing
+from campaign import outbox, tokens
+from campaign.database import reading, writing
 from campaign.extensions import db
-from campaign.models import OutboxMessage, Signature
+from campaign.models import Signature
 
 THREADS = 8
-SIGNER = {
-    "organization": "Riverside Food Bank", "contact_name": "Kofi Mensah", "contact_title": "Chair",
-    "email": "kofi@riverside.example.org", "city": "Dayton", "region": "OH",
-    "country": "United States", "scope": "local", "consent": "y", "authorized": "y",
-}
 
 
 def in_parallel(count: int, prepare: Any, act: Any) -> list[Any]:
@@ -50,9 +46,7 @@ def in_parallel(count: int, prepare: Any, act: Any) -> list[Any]:
 
 
 def test_simultaneous_identical_signatures_make_exactly_one(app, make_letter):
-    letter = make_letter()
-    path = f"/letters/{letter.slug}"
-    db.session.commit()
+    path = f"/letters/{make_letter().slug}"
 
     def prepare(_: int):  # type: ignore[no-untyped-def]
         client = app.test_client()  # a browser of its own, each request in its own app context
@@ -63,17 +57,16 @@ def test_simultaneous_identical_signatures_make_exactly_one(app, make_letter):
                            lambda _, p: figures.response(p[0].post(path, data=p[1]).status_code,
                                                          hostile=False))
     assert statuses == [303] * THREADS
-    db.session.expire_all()
-    stored = db.session.scalar(select(func.count()).select_from(Signature)
-                               .where(Signature.email == SIGNER["email"]))
+    with reading():  # a snapshot taken now, after the threads' commits
+        stored = db.session.scalar(select(func.count()).select_from(Signature)
+                                   .where(Signature.email == SIGNER["email"]))
     assert stored == 1
 
 
 def test_simultaneous_confirms_of_one_link_make_one_transition(app, make_letter, make_signature):
     letter = make_letter()
     signature = make_signature(letter, status="unconfirmed")
-    path = f"/confirm/{signing.make_token(signature)}"
-    db.session.commit()
+    path = f"/confirm/{tokens.make_token(signature)}"
     transitions: list[int] = []
 
     @event.listens_for(db.engine, "after_cursor_execute")
@@ -94,21 +87,29 @@ def test_simultaneous_confirms_of_one_link_make_one_transition(app, make_letter,
         event.remove(db.engine, "after_cursor_execute", count_changes)
     assert statuses == [200] * THREADS
     assert transitions == [1]
-    db.session.refresh(signature)
+    with reading():
+        db.session.refresh(signature)
     assert signature.status == "pending"
 
 
-def enqueue(count: int) -> list[str]:
-    addresses = [f"member{n}@coalition.example.org" for n in range(count)]
-    with_context = db.session
-    for address in addresses:
-        with_context.add(OutboxMessage(kind="test", recipient=address, subject="Hello",
-                                       body_text="A message for the worker test.\n"))
-    with_context.commit()
-    return addresses
+@pytest.fixture
+def enqueue(make_letter, make_signature):
+    """Queue `count` emails as the app does (each written by the worker that sends it), to as
+    many addresses; returns the addresses."""
+    signature = make_signature(make_letter())
+
+    def queue(count: int) -> list[str]:
+        addresses = [f"member{n}@coalition.example.org" for n in range(count)]
+        with writing():
+            for address in addresses:
+                outbox.enqueue("already-signed", address, signature=signature.id)
+        return addresses
+
+    return queue
 
 
-def test_three_worker_processes_deliver_every_message_exactly_once(app, database_url, tmp_path):
+def test_three_worker_processes_deliver_every_message_exactly_once(app, database_url, tmp_path,
+                                                                   enqueue):
     addresses = enqueue(300)
     db.session.remove()
     db.engine.dispose()
@@ -130,7 +131,8 @@ def test_three_worker_processes_deliver_every_message_exactly_once(app, database
     assert outbox.waiting_count() == 0
 
 
-def test_worker_threads_with_their_own_app_contexts_never_send_twice(app, database_url, tmp_path):
+def test_worker_threads_with_their_own_app_contexts_never_send_twice(app, database_url, tmp_path,
+                                                                     enqueue):
     from support_apps import build_app
 
     addresses = enqueue(200)
@@ -146,7 +148,7 @@ def test_worker_threads_with_their_own_app_contexts_never_send_twice(app, databa
         with worker_app.app_context():
             sent = 0
             while True:
-                batch = outbox.deliver_due(limit=20)
+                batch = outbox.send_due(limit=20)
                 if not batch:
                     break
                 sent += batch

@@ -12,12 +12,14 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
-from conftest import submit, text_of
+from support import assert_one_line_error, submit, text_of, with_smtp
 from support_pdf import SharedPdfStore, one_line, pdf_text
 
-from campaign import delivery, outbox, render, signing
+from campaign import delivery, errors, moderation, outbox
+from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import DeliveredSignature, Delivery, Letter, OutboxMessage
+from campaign.models import DeliveredSignature, Delivery, Letter, OutboxMessage, Signature
+from campaign.pdf import cache
 
 SLUG = "stop-forwarding"
 PDF = f"/letters/{SLUG}.pdf"
@@ -27,7 +29,7 @@ DELIVER = f"/admin/letters/{SLUG}/deliver"
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    return with_smtp(app_config, smtp)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +40,10 @@ def shared_store(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def reuse_pdfs(app, shared_store):
     """Tests that deliver the same content share one render (see SharedPdfStore)."""
-    cache = render.cache_folder()
-    shared_store.seed(cache)
+    folder = cache.cache_folder()
+    shared_store.seed(folder)
     yield
-    shared_store.keep(cache)
+    shared_store.keep(folder)
 
 
 @pytest.fixture
@@ -72,6 +74,13 @@ def record() -> Delivery:
 
 def settings(admin, **fields):
     return submit(admin, DELIVER, fields, "Save", content_type="multipart/form-data")
+
+
+def approve_the_waiting_one(letter: Letter) -> None:
+    waiting = db.session.scalar(sa.select(Signature).where(
+        Signature.organization == "Waiting Room Collective"))
+    with writing():
+        moderation.decide(letter, [waiting.id], approve=True)
 
 
 def visible_text(html: str) -> str:
@@ -121,10 +130,7 @@ def test_a_letter_not_yet_delivered_shows_no_delivery(client, letter):
 def test_later_approvals_leave_the_delivered_pdf_byte_identical(admin, client, letter):
     close(admin)
     delivered = client.get(PDF).data
-    waiting = db.session.scalar(sa.select(signing.Signature).where(
-        signing.Signature.organization == "Waiting Room Collective"))
-    signing.decide(letter, [waiting.id], approve=True)
-    db.session.commit()
+    approve_the_waiting_one(letter)
     assert client.get(PDF).data == delivered
     assert admin.get(f"/admin/letters/{SLUG}/letter.pdf").data == delivered
 
@@ -132,10 +138,7 @@ def test_later_approvals_leave_the_delivered_pdf_byte_identical(admin, client, l
 def test_later_approvals_go_to_the_addendum(admin, client, letter, make_signature):
     close(admin)
     assert client.get(ADDENDUM).status_code == 404  # nobody joined since
-    waiting = db.session.scalar(sa.select(signing.Signature).where(
-        signing.Signature.organization == "Waiting Room Collective"))
-    signing.decide(letter, [waiting.id], approve=True)
-    db.session.commit()
+    approve_the_waiting_one(letter)
     response = client.get(ADDENDUM)
     assert response.status_code == 200
     text = one_line(pdf_text(response.data))
@@ -144,6 +147,9 @@ def test_later_approvals_go_to_the_addendum(admin, client, letter, make_signatur
     assert record().sha256 in "".join(text.split())
     page = visible_text(client.get(f"/letters/{SLUG}").get_data(as_text=True))
     assert "Addendum: 1 organization signed on later (PDF)" in page
+    organizers_page = visible_text(admin.get(DELIVER).get_data(as_text=True))
+    assert "Delivered on" in organizers_page
+    assert "Addendum: 1 organization listed since (PDF)" in organizers_page
 
 
 def test_the_final_package_holds_the_pdf_the_contacts_and_the_record(admin, letter):
@@ -177,10 +183,21 @@ def test_delivering_twice_is_refused_and_keeps_the_first_record(admin, letter):
     close(admin)
     first = record()
     letter = db.session.get(Letter, letter.id)
-    with pytest.raises(delivery.AlreadyDelivered):
-        delivery.deliver(letter)
-    db.session.rollback()
+    prepared = delivery.prepare(letter)
+    with pytest.raises(delivery.AlreadyDelivered), writing():
+        delivery.close_and_deliver(letter, prepared)
     assert db.session.scalars(sa.select(Delivery)).all() == [first]
+
+
+def test_a_list_changed_after_the_pdf_was_made_is_not_delivered(letter, make_signature):
+    prepared = delivery.prepare(letter)
+    make_signature(letter, organization="Latecomers Cooperative", email="late@example.net")
+    with pytest.raises(errors.ListChanged), writing():
+        delivery.close_and_deliver(letter, prepared, notify_signatories=True)
+    assert record() is None
+    assert db.session.scalar(sa.select(Letter.status)) == "open"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DeliveredSignature)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_a_letter_with_no_listed_signatory_cannot_be_delivered(admin, make_letter):
@@ -219,7 +236,7 @@ def test_the_final_pdf_is_emailed_to_the_recipients_through_the_outbox(admin, le
     assert settings(admin, delivery_emails="director@example.net, deputy@example.net",
                     deliver_by_email="y").status_code == 303
     close(admin, notify=False)
-    assert outbox.deliver_due() == 2
+    assert outbox.send_due() == 2
     saved = record()
     assert saved.emailed_to == "director@example.net\ndeputy@example.net"
     for address in ("director@example.net", "deputy@example.net"):
@@ -232,7 +249,7 @@ def test_the_final_pdf_is_emailed_to_the_recipients_through_the_outbox(admin, le
 
 def test_signatories_are_told_the_letter_was_delivered_with_its_link(admin, letter, smtp):
     close(admin)
-    assert outbox.deliver_due() == 3
+    assert outbox.send_due() == 3
     told = sorted(rcpt for _, rcpts in smtp.envelopes for rcpt in rcpts)
     assert told == ["ana@jornaleros.example.org", "info@heartland.example.net",
                     "rosa@sunrise.example.org"]
@@ -254,11 +271,11 @@ def test_delivery_mail_waits_in_the_outbox_while_the_server_is_down(admin, lette
     settings(admin, delivery_emails="director@example.net", deliver_by_email="y")
     close(admin, notify=False)
     smtp.refuse = True
-    assert outbox.deliver_due() == 0
-    db.session.execute(sa.update(OutboxMessage).values(send_after=sa.func.now()))
-    db.session.commit()
+    assert outbox.send_due() == 0
+    with writing():
+        db.session.execute(sa.update(OutboxMessage).values(send_after=sa.func.now()))
     smtp.refuse = False
-    assert outbox.deliver_due() == 1
+    assert outbox.send_due() == 1
     [message] = smtp.to("director@example.net")
     assert hashlib.sha256(next(message.iter_attachments()).get_content()).hexdigest() == \
         record().sha256
@@ -279,8 +296,8 @@ def test_export_pdf_addendum_of_an_undelivered_letter_is_a_one_line_error(runner
                                                                           tmp_path):
     result = runner.invoke(args=["export-pdf", SLUG, "--addendum", "-o", str(tmp_path / "a.pdf")])
     assert result.exit_code == 1
+    assert_one_line_error(result, "stop-forwarding has no addendum")
     assert result.output.startswith("Error: stop-forwarding has no addendum")
-    assert "Traceback" not in result.output
 
 
 # ------------------------------------------------------------------ migration 0002

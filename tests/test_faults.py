@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 import support_figures as figures
-from conftest import SECRET, PostgresCluster, _pg_bin
 from sqlalchemy import func, select, update
-from support_apps import BACKENDS, build_app, migrate
+from support import BACKENDS, SECRET, SIGNER, PostgresCluster, pg_bin
+from support_apps import build_app, migrate
 from support_servers import (
     VENV_BIN,
     Browser,
@@ -26,6 +26,7 @@ from support_servers import (
 )
 
 from campaign import letters, outbox
+from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
 
@@ -35,16 +36,15 @@ SLUG = "fault-letter"
 
 
 def signer(email: str) -> dict[str, str]:
-    return {"organization": f"Neighbors United {email.split('@')[0]}", "contact_name": "Lee Park",
-            "email": email, "city": "Spokane", "region": "WA", "country": "United States",
-            "scope": "local", "consent": "y", "authorized": "y"}
+    return {**SIGNER, "organization": f"Neighbors United {email.split('@')[0]}", "email": email}
 
 
 def open_letter(app) -> None:  # type: ignore[no-untyped-def]
     """An open letter in the test's database, and the test's session let go of it."""
-    letters.save(letters.LetterText(title="Fund the Libraries", slug=SLUG, status="open",
-                                    body="We ask the city to fund its libraries.\n"))
-    db.session.commit()
+    text = letters.LetterText(title="Fund the Libraries", slug=SLUG, status="open",
+                              body="We ask the city to fund its libraries.\n")
+    with writing():
+        letters.create(text)
     db.session.remove()
     db.engine.dispose()
 
@@ -83,9 +83,9 @@ def outbox_states(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
 def make_due(app) -> None:  # type: ignore[no-untyped-def]
     """Bring every waiting message's retry time forward instead of waiting out the backoff."""
     with app.app_context():
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.status != "sent")
-                           .values(send_after=utcnow()))
-        db.session.commit()
+        with writing():
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.status != "sent")
+                               .values(send_after=utcnow()))
         db.session.remove()
 
 
@@ -114,7 +114,7 @@ def test_mail_server_down_while_500_signatures_arrive_stores_all_and_mails_each_
     figures.lost(len(lost))
     assert lost == set()
     with worker.app_context():
-        assert outbox.deliver_due(limit=SIGNATURES) == 0  # the server is still down
+        assert outbox.send_due(limit=SIGNATURES) == 0  # the server is still down
         db.session.remove()
     assert outbox_states(worker) == {"queued": SIGNATURES}
 
@@ -123,7 +123,7 @@ def test_mail_server_down_while_500_signatures_arrive_stores_all_and_mails_each_
         make_due(worker)
         with worker.app_context():
             for _ in range(20):
-                if not outbox.deliver_due():
+                if not outbox.send_due():
                     break
             db.session.remove()
     finally:
@@ -139,10 +139,13 @@ def test_mail_server_down_while_500_signatures_arrive_stores_all_and_mails_each_
 # ------------------------------------------------------------------ a mail server that hangs
 
 
-def one_queued_message(app) -> None:  # type: ignore[no-untyped-def]
-    db.session.add(OutboxMessage(kind="test", recipient="dana@tenants.example.org",
-                                 subject="Confirm your signature", body_text="Hello.\n"))
-    db.session.commit()
+@pytest.fixture
+def one_queued_message(make_letter, make_signature) -> None:
+    """A confirmation email queued for dana@tenants.example.org, and the test's session let go."""
+    signature = make_signature(make_letter(), status="unconfirmed",
+                               email="dana@tenants.example.org")
+    with writing():
+        outbox.enqueue("confirm", "dana@tenants.example.org", signature=signature.id)
     db.session.remove()
 
 
@@ -155,16 +158,16 @@ def the_message(app) -> OutboxMessage:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("greet", [False, True], ids=["silent", "greets-then-hangs"])
-def test_a_hung_mail_server_makes_the_worker_give_up_within_its_timeout(app, database_url,
-                                                                        tmp_path, greet):
-    one_queued_message(app)
+def test_a_hung_mail_server_makes_the_worker_give_up_within_its_timeout(database_url, tmp_path,
+                                                                        one_queued_message,
+                                                                        greet):
     hung = HangingSMTP(greet=greet)
     worker = build_app(database_url, tmp_path / "worker", MAIL_SERVER="127.0.0.1",
                        MAIL_PORT=hung.port, MAIL_TIMEOUT=1.0)
     try:
         started = time.monotonic()
         with worker.app_context():
-            assert outbox.deliver_due() == 0
+            assert outbox.send_due() == 0
             db.session.remove()
         elapsed = time.monotonic() - started
     finally:
@@ -179,14 +182,13 @@ def test_a_hung_mail_server_makes_the_worker_give_up_within_its_timeout(app, dat
         db.engine.dispose()
 
 
-def test_a_message_a_hung_server_held_up_is_delivered_once_when_retried(app, database_url,
-                                                                        tmp_path):
-    one_queued_message(app)
+def test_a_message_a_hung_server_held_up_is_delivered_once_when_retried(database_url, tmp_path,
+                                                                        one_queued_message):
     hung = HangingSMTP()
     stuck = build_app(database_url, tmp_path / "stuck", MAIL_SERVER="127.0.0.1",
                       MAIL_PORT=hung.port, MAIL_TIMEOUT=1.0)
     with stuck.app_context():
-        outbox.deliver_due()
+        outbox.send_due()
         db.session.remove()
         db.engine.dispose()
     hung.close()
@@ -195,11 +197,11 @@ def test_a_message_a_hung_server_held_up_is_delivered_once_when_retried(app, dat
                         MAIL_PORT=smtp.port)
     try:
         with healthy.app_context():
-            assert outbox.deliver_due() == 0  # not before its backoff is over
+            assert outbox.send_due() == 0  # not before its backoff is over
             db.session.remove()
         make_due(healthy)
         with healthy.app_context():
-            assert outbox.deliver_due() == 1
+            assert outbox.send_due() == 1
             db.session.remove()
     finally:
         smtp.stop()
@@ -210,9 +212,8 @@ def test_a_message_a_hung_server_held_up_is_delivered_once_when_retried(app, dat
         db.engine.dispose()
 
 
-def test_campaign_worker_honours_campaign_mail_timeout_against_a_hung_server(app, database_url,
-                                                                             tmp_path):
-    one_queued_message(app)
+def test_campaign_worker_honours_campaign_mail_timeout_against_a_hung_server(
+        app, database_url, tmp_path, one_queued_message):
     hung = HangingSMTP(greet=True)
     env = campaign_env(DATABASE_URL=database_url, SECRET_KEY=SECRET, MAIL_SERVER="127.0.0.1",
                        MAIL_PORT=hung.port, MAIL_TIMEOUT="1", INSTANCE_PATH=tmp_path / "instance")
@@ -254,7 +255,7 @@ class RestartableCluster(PostgresCluster):
 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[RestartableCluster]:
-    bindir = _pg_bin()
+    bindir = pg_bin()
     assert bindir is not None
     cluster = RestartableCluster(bindir)
     yield cluster

@@ -9,25 +9,28 @@ import json
 import re
 import unicodedata
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import support_figures as figures
 from bs4 import BeautifulSoup
-from conftest import submit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from support_apps import BACKENDS, Site, Stranger, build_app, encode_form, module_site, quote_raw
+from support import BACKENDS, PASSWORD, password_hash, submit
+from support_apps import Site, Stranger, build_app, encode_form, module_site, quote_raw
 
-from campaign import accounts, letters, ratelimit, render, signing
+from campaign import accounts, emails, letters, listing, ratelimit, signing, text, tokens
+from campaign.database import writing
+from campaign.errors import SigningError
 from campaign.extensions import db
-from campaign.models import OutboxMessage, RateEvent, Signature, utcnow
+from campaign.models import Letter, Organizer, OutboxMessage, RateEvent, Signature, utcnow
+from campaign.pdf.html import letter_html
 
 SLUG = "hostile-letter"
 LETTER = f"/letters/{SLUG}"
-PASSWORD = "correct horse battery 9"
 
 VALID = {
     "organization": "Harbor Cooperative", "contact_name": "Ana Ferreira",
@@ -100,14 +103,14 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     The limits are off (as for a load test) so that thousands of submissions from one address
     are judged on their content alone; the limits have their own tests."""
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    hashed = password_hash()  # before the writing unit, not under its lock
     with module_site(request, folder, RATELIMIT_ENABLED=False) as made:
-        with made.context():
-            letters.save(letters.LetterText(
+        with made.context(), writing():
+            letters.create(letters.LetterText(
                 title="Protect the Estuary", slug=SLUG, status="open",
                 body="We, the undersigned, ask the council to **protect** the estuary.\n",
                 recipient="The County Council"))
-            accounts.create_organizer("staff@example.org", PASSWORD, "Staff")
-            db.session.commit()
+            accounts.create_organizer("staff@example.org", hashed, "Staff")
         yield made
 
 
@@ -138,8 +141,8 @@ def stored(site: Site, email: str) -> dict[str, Any] | None:
     as_received = email.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # as werkzeug
     with site.context():
         try:
-            address = signing.normalize_email(as_received)
-        except signing.SigningError:
+            address = text.normalize_email(as_received)
+        except SigningError:
             return None
         row = db.session.scalar(select(Signature).where(Signature.email == address))
         if row is None:
@@ -172,9 +175,8 @@ def errors_shown(html: str) -> list[str]:
 
 
 def approve_all(site: Site) -> None:
-    with site.context():
+    with site.context(), writing():
         db.session.execute(update(Signature).values(status="approved", held=False))
-        db.session.commit()
 
 
 def sign_post(stranger: Stranger, changes: dict[str, str]) -> tuple[Any, str]:
@@ -309,7 +311,7 @@ def test_a_confirm_post_without_a_csrf_token_confirms_nothing(site, stranger):
     assert stranger.post(LETTER, {**VALID, "email": email}).status_code == 303
     with site.context():
         signature = db.session.scalar(select(Signature).where(Signature.email == email))
-        path = f"/confirm/{signing.make_token(signature)}"
+        path = f"/confirm/{tokens.make_token(signature)}"
     response = Stranger(site.app).post(path, {}, token=None)
     assert response.status_code == 400
     assert stored(site, email)["status"] == "unconfirmed"
@@ -352,7 +354,7 @@ def _token_for_a_signature(site: Site, stranger: Stranger) -> str:
     assert stranger.post(LETTER, {**VALID, "email": email}).status_code == 303
     with site.context():
         signature = db.session.scalar(select(Signature).where(Signature.email == email))
-        return str(signing.make_token(signature))
+        return str(tokens.make_token(signature))
 
 
 def _flip_middle_of_signature(token: str) -> str:
@@ -410,9 +412,8 @@ def test_login_answers_hostile_credentials_without_a_server_error(site, stranger
         response = stranger.post("/login", fields)
         assert response.status_code in (200, 401, 422, 429), (fields, response.status_code)
         assert response.status_code != 303, "logged in with a hostile password"
-    with site.context():
-        db.session.execute(update(accounts.Organizer).values(failed_logins=0))
-        db.session.commit()
+    with site.context(), writing():
+        db.session.execute(update(Organizer).values(failed_logins=0))
 
 
 # ------------------------------------------------------------------ query strings and slugs
@@ -487,9 +488,8 @@ def scripted(site: Site) -> dict[str, str]:
                                      "organization": "=HYPERLINK(\"http://example.net\")"})
     assert formula.status_code == 303
     approve_all(site)
-    with site.context():
-        db.session.execute(update(letters.Letter).values(show_contact_names=True))
-        db.session.commit()
+    with site.context(), writing():
+        db.session.execute(update(Letter).values(show_contact_names=True))
     return {"email": email}
 
 
@@ -517,15 +517,16 @@ def test_markup_typed_by_a_signer_is_escaped_on_the_moderation_page(site, script
 def test_markup_typed_by_a_signer_is_escaped_in_the_pdf_html(site, scripted):
     with site.context(), site.app.test_request_context():
         letter = letters.get_letter(SLUG)
-        assert_escaped(render.letter_html(letter, signing.listed(letter)))
+        assert_escaped(letter_html(letter, listing.rows(letter)))
 
 
 def test_markup_typed_by_a_signer_is_escaped_in_the_html_email(site, scripted):
     with site.context():
-        address = signing.normalize_email(scripted["email"])
+        address = text.normalize_email(scripted["email"])
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == address))
-    assert_escaped(message.body_html)
-    assert "\r" not in message.subject and "\n" not in message.subject
+        written = emails.write(message.kind, json.loads(message.params))  # as the worker does
+    assert_escaped(written.html)
+    assert "\r" not in written.subject and "\n" not in written.subject
 
 
 def test_the_json_list_round_trips_markup_and_never_carries_a_raw_tag(site, scripted):
@@ -672,9 +673,9 @@ def log_in(client, email: str = "staff@example.org", password: str = PASSWORD,  
 
 def failed_logins_from(address: str, count: int) -> None:
     """Record `count` failed logins from `address`, as that many wrong passwords would."""
-    for _ in range(count):
-        ratelimit.hit(ratelimit.key("login-ip", address))
-    db.session.commit()
+    with writing():
+        for _ in range(count):
+            ratelimit.hit(ratelimit.key("login-ip", address))
 
 
 def test_a_failed_login_is_counted_for_its_address_and_a_success_is_not(client, organizer):
@@ -712,9 +713,9 @@ def test_the_login_throttle_of_one_worker_holds_in_another(app, organizer, tmp_p
 
 def test_failed_logins_older_than_fifteen_minutes_no_longer_count(client, organizer):
     old = utcnow() - accounts.IP_WINDOW - timedelta(seconds=5)
-    db.session.add_all([RateEvent(key=ratelimit.key("login-ip", "127.0.0.1"), created_at=old)
-                        for _ in range(accounts.IP_TRIES)])
-    db.session.commit()
+    with writing():
+        db.session.add_all([RateEvent(key=ratelimit.key("login-ip", "127.0.0.1"), created_at=old)
+                            for _ in range(accounts.IP_TRIES)])
     assert log_in(client).status_code == 303
 
 
@@ -765,23 +766,25 @@ def test_the_resend_limit_is_off_when_limits_are_disabled(app, client, make_lett
 
 def test_rate_events_older_than_a_day_are_deleted_as_new_ones_come(app):
     with app.test_request_context():
-        db.session.add(RateEvent(key="login-ip:old", created_at=utcnow() - timedelta(days=2)))
-        db.session.commit()
-        ratelimit.hit("login-ip:new")
-        db.session.commit()
+        with writing():
+            db.session.add(RateEvent(key="login-ip:old", created_at=utcnow() - timedelta(days=2)))
+        with writing():
+            ratelimit.hit("login-ip:new")
         assert db.session.scalars(select(RateEvent.key)).all() == ["login-ip:new"]
 
 
-def test_a_rate_limit_key_keeps_no_address_in_clear(app):
+def test_a_rate_limit_key_keeps_no_address_in_clear(bare):
     assert "203.0.113.9" not in ratelimit.key("login-ip", "203.0.113.9")
     assert ratelimit.key("login-ip", "203.0.113.9") != ratelimit.key("login-ip", "203.0.113.8")
 
 
 # ------------------------------------------------------------------ cookies and HTTPS
+# The login page reads no database: these run once, on an app whose database nobody opens.
 
 
-def site_at(database_url: str, folder, base_url: str, **settings: Any):  # type: ignore[no-untyped-def]
-    return build_app(database_url, folder, BASE_URL=base_url, **settings)
+def site_at(folder: Path, base_url: str, **settings: Any):  # type: ignore[no-untyped-def]
+    return build_app(f"sqlite:///{folder / 'unused.sqlite3'}", folder, BASE_URL=base_url,
+                     **settings)
 
 
 def session_cookie(response: Any) -> str:
@@ -789,23 +792,22 @@ def session_cookie(response: Any) -> str:
     return cookie
 
 
-def test_the_session_cookie_is_secure_when_the_base_url_is_https(database_url, tmp_path):
-    served = site_at(database_url, tmp_path, "https://letters.example.org")
+def test_the_session_cookie_is_secure_when_the_base_url_is_https(tmp_path):
+    served = site_at(tmp_path, "https://letters.example.org")
     client = served.test_client()
     cookie = session_cookie(client.get("/login", base_url="https://letters.example.org"))
     assert "; Secure" in cookie and "; HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_the_session_cookie_is_not_marked_secure_for_a_plain_http_base_url(database_url,
-                                                                          tmp_path):
-    served = site_at(database_url, tmp_path, "http://127.0.0.1:5000")
+def test_the_session_cookie_is_not_marked_secure_for_a_plain_http_base_url(tmp_path):
+    served = site_at(tmp_path, "http://127.0.0.1:5000")
     cookie = session_cookie(served.test_client().get("/login"))
     assert "Secure" not in cookie  # else a local browser would never send it back
     assert "; HttpOnly" in cookie
 
 
-def test_hsts_is_sent_over_https_and_never_over_plain_http(database_url, tmp_path):
-    served = site_at(database_url, tmp_path, "https://letters.example.org")
+def test_hsts_is_sent_over_https_and_never_over_plain_http(tmp_path):
+    served = site_at(tmp_path, "https://letters.example.org")
     client = served.test_client()
     secure = client.get("/login", base_url="https://letters.example.org")
     plain = client.get("/login", base_url="http://letters.example.org")
@@ -814,11 +816,10 @@ def test_hsts_is_sent_over_https_and_never_over_plain_http(database_url, tmp_pat
     assert "Strict-Transport-Security" not in plain.headers
 
 
-def test_hsts_follows_a_trusted_proxys_https_and_ignores_a_strangers_claim(database_url,
-                                                                           tmp_path):
+def test_hsts_follows_a_trusted_proxys_https_and_ignores_a_strangers_claim(tmp_path):
     header = {"X-Forwarded-Proto": "https"}
-    behind_proxy = site_at(database_url, tmp_path / "proxied", "https://letters.example.org",
+    behind_proxy = site_at(tmp_path / "proxied", "https://letters.example.org",
                            PROXIES=1).test_client()
-    direct = site_at(database_url, tmp_path / "direct", "https://letters.example.org").test_client()
+    direct = site_at(tmp_path / "direct", "https://letters.example.org").test_client()
     assert "Strict-Transport-Security" in behind_proxy.get("/login", headers=header).headers
     assert "Strict-Transport-Security" not in direct.get("/login", headers=header).headers

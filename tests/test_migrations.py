@@ -15,8 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
+from support import password_hash
 
+from campaign import listing, moderation, spreadsheets
+from campaign.database import writing
 from campaign.extensions import db
+from campaign.models import Letter, Signature
 
 CORE_TABLES = {"organizer", "letter", "letter_version", "signature", "outbox_message"}
 
@@ -82,8 +86,8 @@ def test_init_db_twice_is_harmless_and_keeps_data(app, runner):
     from campaign import accounts
 
     init_db(runner)
-    accounts.create_organizer("keeper@example.org", "correct horse battery 9")
-    db.session.commit()
+    with writing():
+        accounts.create_organizer("keeper@example.org", password_hash())
     init_db(runner)
     assert tables() == model_tables() | {"alembic_version"}
     assert accounts.find("keeper@example.org") is not None
@@ -120,6 +124,115 @@ def test_migrated_schema_enforces_foreign_keys(app, runner):
         conn.execute(sa.text(
             "INSERT INTO letter_version (letter_id, number, title, recipient, body, content_hash,"
             " created_at) VALUES (424242, 1, 'X', '', '', 'abc', CURRENT_TIMESTAMP)"))
+
+
+# ------------------------------------------------------------------ kept counts (0004)
+
+
+def assert_counts_right(expected: dict[tuple[int, str], int]) -> None:
+    """The kept counts are `expected`, and equal a fresh count of the signatures."""
+    db.session.expire_all()
+    assert listing.count_mismatches() == {}
+    assert listing.kept_counts() == expected
+
+
+def test_kept_counts_follow_every_change_to_the_signatures(app, runner, make_letter,
+                                                          make_signature):
+    init_db(runner)
+    letter, other = make_letter(), make_letter(slug="another-letter", title="Another")
+    waiting = [make_signature(letter, status="pending", scope=scope)
+               for scope in ("local", "national", "local", "state")]
+    listed = make_signature(letter, scope="state")
+    make_signature(letter, status="unconfirmed")
+    make_signature(other)
+    ids = [s.id for s in waiting]
+    a, b = letter.id, other.id
+    assert_counts_right({(a, "state"): 1, (b, "local"): 1})
+
+    with writing():
+        assert moderation.decide(letter, ids, approve=True) == 4
+    assert_counts_right({(a, "local"): 2, (a, "national"): 1, (a, "state"): 2, (b, "local"): 1})
+    assert listing.count(letter) == 5
+
+    with writing():
+        assert moderation.decide(letter, ids[:2], approve=False) == 2
+    assert_counts_right({(a, "local"): 1, (a, "state"): 2, (b, "local"): 1})
+
+    with writing():
+        db.session.get(Signature, listed.id).held = True
+    assert_counts_right({(a, "local"): 1, (a, "state"): 1, (b, "local"): 1})
+
+    with writing():
+        db.session.get(Signature, ids[3]).scope = "international"
+    assert_counts_right({(a, "local"): 1, (a, "international"): 1, (b, "local"): 1})
+
+    with writing():
+        db.session.delete(db.session.get(Signature, ids[2]))
+        db.session.delete(db.session.get(Signature, ids[0]))  # rejected: no count changes
+    assert_counts_right({(a, "international"): 1, (b, "local"): 1})
+
+    rows = "organization,city,scope\nFirst Imported Union,Tucson,local\n" \
+           "Second Imported Union,Tucson,local\nThird Imported Union,Phoenix,national\n"
+    with writing():
+        assert spreadsheets.import_csv(other, rows, approved=True) == 3
+    assert_counts_right({(a, "international"): 1, (b, "local"): 3, (b, "national"): 1})
+
+    with writing():
+        db.session.execute(sa.delete(Signature).where(Signature.letter_id == b))
+    assert_counts_right({(a, "international"): 1})
+
+
+def triggers() -> set[str]:
+    """The names of the triggers in the database (and on PostgreSQL, of their functions)."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            return set(conn.scalars(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        return set(conn.scalars(sa.text(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal UNION "
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'listed\\_count\\_%'")))
+
+
+SIGNATURE_AT_0003 = sa.text(
+    "INSERT INTO signature (letter_id, organization, sort_key, org_key, contact_name,"
+    " contact_title, email, phone, website, city, region, country, scope, keep_updated, status,"
+    " source, held, created_at) VALUES (:letter_id, 'Signed At 0003', 'signed at 0003',"
+    " 'signed at 0003', '', '', 'at0003@example.org', '', '', 'Tucson', 'AZ', '', :scope, false,"
+    " 'approved', 'web', false, CURRENT_TIMESTAMP)")
+
+
+def test_below_0004_the_counts_and_their_triggers_are_gone_and_come_back(app, runner, make_letter,
+                                                                          make_signature):
+    init_db(runner)
+    letter = make_letter()
+    make_signature(letter)
+    waiting_id = make_signature(letter, status="pending", scope="national").id
+    letter_id = letter.id
+    assert_counts_right({(letter_id, "local"): 1})
+    db.session.remove()  # the objects loaded so far are not used below 0004
+
+    flask_migrate.downgrade(directory=migrations_directory(), revision="0003")
+    assert "listed_count" not in tables()
+    assert triggers() == set()
+    with writing() as session:  # no trigger is left to write to a table that is gone
+        session.execute(SIGNATURE_AT_0003, {"letter_id": letter_id, "scope": "local"})
+        session.execute(sa.text("UPDATE signature SET status = 'approved' WHERE id = :id"),
+                        {"id": waiting_id})
+        session.execute(sa.text("DELETE FROM signature WHERE email = 'at0003@example.org'"))
+        session.execute(SIGNATURE_AT_0003, {"letter_id": letter_id, "scope": "state"})
+    db.session.remove()
+
+    init_db(runner)
+    assert "listed_count" in tables()
+    assert {"listed_count_insert", "listed_count_update", "listed_count_delete"} <= triggers()
+    assert_counts_right({(letter_id, "local"): 1, (letter_id, "national"): 1,
+                         (letter_id, "state"): 1})
+    letter = db.session.get(Letter, letter_id)
+    make_signature(letter, scope="national")  # the triggers are back
+    with writing():
+        moderation.decide(letter, [waiting_id], approve=False)
+    assert_counts_right({(letter_id, "local"): 1, (letter_id, "national"): 1,
+                         (letter_id, "state"): 1})
 
 
 # ------------------------------------------------------------------ the console script

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import form_fields, submit, text_of
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from support import SIGNER, form_fields, submit, text_of, with_smtp
 
 from campaign import outbox
+from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Letter, OutboxMessage, Signature
 
 LETTER = "/letters/stop-forwarding"
 PAGE = "/admin/letters/stop-forwarding/signatures"
-SIGNER = {"organization": "Sunrise Tenants Union", "contact_name": "Rosa Diaz",
-          "email": "rosa@sunrise.example.org", "city": "Tucson", "region": "AZ",
-          "consent": "y", "authorized": "y"}
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    return with_smtp(app_config, smtp)
 
 
 def soup_of(response) -> BeautifulSoup:
@@ -68,8 +66,8 @@ def one_of_each(make_letter, make_signature):
     made = {status: make_signature(letter, status=status, organization=f"{status.title()} Group")
             for status in ("pending", "unconfirmed", "approved", "rejected")}
     made["held"] = make_signature(letter, status="unconfirmed", organization="Held Group")
-    made["held"].held = True
-    db.session.commit()
+    with writing():
+        made["held"].held = True
     return made
 
 
@@ -214,8 +212,8 @@ def test_rename_changes_the_public_name_and_its_place_in_the_list(admin, client,
 def test_a_blank_rename_goes_back_to_the_submitted_name(admin, client, make_letter, make_signature):
     letter = make_letter()
     signature = make_signature(letter, organization="zeta org")
-    signature.display_name = "Zeta Organization"
-    db.session.commit()
+    with writing():
+        signature.display_name = "Zeta Organization"
     action, fields = row_form(admin, signature.id, "Save name", tab="approved")
     admin.post(action, data={**fields, "display_name": "  "})
     assert public_names(client) == ["zeta org"]
@@ -296,7 +294,7 @@ def test_an_ordinary_signature_has_no_flags(admin, make_letter, make_signature):
 def test_without_approval_a_confirmed_signature_is_listed_at_once(client, make_letter, smtp):
     make_letter(require_approval=False)
     submit(client, LETTER, SIGNER, "Sign")
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     link = [w for w in text_of(smtp.messages[0]).split() if w.startswith("http://localhost/")][0]
     submit(client, link.removeprefix("http://localhost"), {}, "Confirm")
@@ -331,8 +329,8 @@ def test_a_filled_spam_trap_gets_the_same_answer_but_is_held_without_email(new_c
 def test_a_held_submission_is_not_counted_or_listed(client, admin, make_letter):
     make_letter(require_approval=False)
     submit(client, LETTER, {**SIGNER, "leave_empty": "filled"}, "Sign")
-    db.session.execute(Signature.__table__.update().values(status="approved"))
-    db.session.commit()
+    with writing():
+        db.session.execute(update(Signature).values(status="approved"))
     page = soup_of(client.get(LETTER))
     assert page.find(class_="count").strong.get_text() == "0"
     assert public_names(client) == []
@@ -345,7 +343,7 @@ def test_release_sends_the_confirmation_of_a_held_submission(admin, make_letter,
     assert names_on(admin, "held") == ["Sunrise Tenants Union"]
     action, fields = form_fields(admin.get(f"{PAGE}?status=held").get_data(as_text=True), "Release")
     admin.post(action, data={**fields, "verb": "release", "ids": str(held.id)})
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     [mail] = smtp.to(SIGNER["email"])
     assert "Confirm" in mail["Subject"]

@@ -1,5 +1,8 @@
 """The signed letter as PDF: what it shows (text read back with pypdf), the locked URL fetcher,
-the cache and the child process, the letterhead upload and the export-pdf command."""
+the cache and the child process, the letterhead upload and the export-pdf command.
+
+What a PDF shows of given rows is rendered once, without a database (the `bare` app, a letter
+built in memory); what depends on the rows read, the cache or a request runs on each database."""
 from __future__ import annotations
 
 import hashlib
@@ -12,14 +15,31 @@ from datetime import timedelta
 import pypdf
 import pytest
 from bs4 import BeautifulSoup
-from conftest import submit
-from support_pdf import SharedPdfStore, canary_server, one_line, pdf_pages, pdf_text, png
+from support import assert_one_line_error, submit
+from support_pdf import (
+    SharedPdfStore,
+    canary_server,
+    entry,
+    in_listing_order,
+    letter_in_memory,
+    one_line,
+    pdf_pages,
+    pdf_text,
+    png,
+    rendered,
+)
 
-from campaign import render, signing
+from campaign import listing, moderation, uploads
+from campaign.database import writing
 from campaign.extensions import db
+from campaign.listing import Listed
+from campaign.markup import markdown_to_html
 from campaign.models import Letter, Signature, utcnow
 from campaign.paths import STATIC
-from campaign.pdfwriter import RefusedURL, html_to_pdf, locked_fetcher
+from campaign.pdf import cache
+from campaign.pdf.child import asset_roots
+from campaign.pdf.html import letter_html, pdf_body
+from campaign.pdf.writer import RefusedURL, html_to_pdf, locked_fetcher
 
 PDF = "/letters/stop-forwarding.pdf"
 TITLE = "Alto al reenvío de huellas: carta de la coalición"
@@ -43,6 +63,30 @@ SCOPE_OF = {"National organizations": "national", "State and regional organizati
             "International organizations": "international"}
 NOT_LISTED = ["Pending Partners Collective", "Rejected Roofers Union", "Unconfirmed Union",
               "Held Hopefuls Group"]
+FILLER = ("Cuando una cárcel del condado toma las huellas, las envía para revisar "
+          "antecedentes penales; hoy esas mismas huellas se reenvían sin que nadie lo decida. ")
+# A Spanish letter with a letterhead, long enough for two pages.
+SAMPLE = {"title": TITLE, "language": "es",
+          "body": "Estimado Director:\n\nLas organizaciones firmantes le piden **detener** el "
+                  "reenvío automático de huellas.\n\n"
+                  + "\n\n".join(FILLER * 4 for _ in range(9)) + "\n"}
+PRINT = {"coalition_name": COALITION, "closing": "Respetuosamente,"}
+
+
+def sample_rows() -> list[Listed]:
+    """The sample's listed signatories as listing.rows(private=True) reads them, contacts and
+    all."""
+    rows: list[Listed] = []
+    for heading, signatories in LISTED.items():
+        for name, place in signatories:
+            n = len(rows) + 1
+            rows.append(entry(n, name, place, SCOPE_OF[heading], contact_name=f"Contact {n}",
+                              contact_title="Coordinator", email=f"org{n}@example.org",
+                              phone="+1 555 0100", website=f"https://org{n}.example.org"))
+    return rows
+
+
+SAMPLE_ROWS = sample_rows()
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +97,21 @@ def shared_store(tmp_path_factory):
 @pytest.fixture
 def reuse_pdfs(app, shared_store):
     """Lets tests that render the same content share one render (see SharedPdfStore)."""
-    cache = render.cache_folder()
-    shared_store.seed(cache)
+    folder = cache.cache_folder()
+    shared_store.seed(folder)
     yield
-    shared_store.keep(cache)
+    shared_store.keep(folder)
 
 
 @pytest.fixture
 def sample(make_letter, make_signature):
-    """A Spanish letter with a letterhead, listed signatories in three groups (none local), and
+    """The sample letter stored, with its listed signatories in three groups (none local), and
     signatures that must not be listed. The order of creation is the opposite of the listing
     order, so that a PDF in creation order fails."""
-    filler = ("Cuando una cárcel del condado toma las huellas, las envía para revisar "
-              "antecedentes penales; hoy esas mismas huellas se reenvían sin que nadie lo decida. ")
-    letter = make_letter(title=TITLE, language="es",
-                         body="Estimado Director:\n\nLas organizaciones firmantes le piden "
-                              "**detener** el reenvío automático de huellas.\n\n"
-                              + "\n\n".join(filler * 4 for _ in range(9)) + "\n")
-    letter.coalition_name = COALITION
-    letter.closing = "Respetuosamente,"
+    letter = make_letter(**SAMPLE)
+    with writing():
+        for name, value in PRINT.items():
+            setattr(letter, name, value)
     for heading in reversed(LISTED):
         for name, place in reversed(LISTED[heading]):
             city, region = place.split(", ")
@@ -81,34 +121,40 @@ def sample(make_letter, make_signature):
     make_signature(letter, "rejected", organization=NOT_LISTED[1], scope="national")
     make_signature(letter, "unconfirmed", organization=NOT_LISTED[2], scope="local")
     held = make_signature(letter, organization=NOT_LISTED[3], scope="local")
-    held.held = True
-    db.session.commit()
+    with writing():
+        held.held = True
     return letter
 
 
 @pytest.fixture
-def sample_pdf(client, sample, reuse_pdfs):
+def served_pdf(client, sample, reuse_pdfs):
+    """The sample's PDF as the public address serves it, of the rows the listing reads."""
     response = client.get(PDF)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     return response.data
 
 
+@pytest.fixture(scope="module")
+def sample_pdf(bare_app):
+    """The sample letter's PDF of its listed rows (contacts given too), rendered once."""
+    with bare_app.app_context():
+        return rendered(letter_in_memory(**SAMPLE, **PRINT), SAMPLE_ROWS)
+
+
 # ------------------------------------------------------------------ the HTML, without WeasyPrint
 
 
-def test_letter_html_escapes_what_signers_typed(app, make_letter, make_signature):
-    letter = make_letter()
-    make_signature(letter, organization='<img src="http://127.0.0.1:9/x"> & <b>Bold</b> Co',
-                   city="<script>alert(1)</script>")
-    html = render.letter_html(letter, signing.listed(letter))
+def test_letter_html_escapes_what_signers_typed(bare):
+    html = letter_html(letter_in_memory(), [entry(
+        1, '<img src="http://127.0.0.1:9/x"> & <b>Bold</b> Co', "<script>alert(1)</script>, AZ")])
     assert "<img src=\"http://127.0.0.1:9/x\">" not in html
     assert "&lt;img src=&#34;http://127.0.0.1:9/x&#34;&gt; &amp; &lt;b&gt;Bold&lt;/b&gt; Co" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
-def test_letter_html_groups_signatories_in_listing_order_without_empty_groups(app, sample):
-    html = render.letter_html(sample, signing.listed(sample))
+def test_letter_html_groups_signatories_in_listing_order_without_empty_groups(bare):
+    html = letter_html(letter_in_memory(**SAMPLE, **PRINT), SAMPLE_ROWS)
     soup = BeautifulSoup(html, "html.parser")
     groups = {g.h3.get_text(): [e.select_one(".org").get_text() for e in g.select(".entry")]
               for g in soup.select("section.group")}
@@ -116,17 +162,18 @@ def test_letter_html_groups_signatories_in_listing_order_without_empty_groups(ap
     assert groups == {heading: [name for name, _ in rows] for heading, rows in LISTED.items()}
 
 
-def test_letter_body_images_are_kept_only_from_uploads(app):
+def test_letter_body_images_are_kept_only_from_uploads():
     upload = "uploads/" + "a" * 32 + ".png"
-    body = str(render.pdf_body(
+    stored = markdown_to_html(  # the body's HTML, as the letter keeps it
         f"![ok]({upload}) ![net](http://127.0.0.1:9/x.png) ![file](file:///etc/passwd) "
-        "![up](uploads/../campaign.sqlite3) ![static](static/pdf.css)"))
+        "![up](uploads/../campaign.sqlite3) ![static](static/pdf.css)")
+    body = str(pdf_body(str(stored)))
     sources = re.findall(r'src="([^"]*)"', body)
     assert sources == [upload]
 
 
-def test_letter_html_carries_title_author_date_and_language(app, sample):
-    html = render.letter_html(sample, [], utcnow())
+def test_letter_html_carries_title_author_date_and_language(bare):
+    html = letter_html(letter_in_memory(**SAMPLE, **PRINT), [], utcnow())
     soup = BeautifulSoup(html, "html.parser")
     assert soup.html["lang"] == "es"
     assert soup.title.get_text() == TITLE
@@ -146,8 +193,8 @@ def test_pdf_shows_the_title_addressee_body_and_closing(sample_pdf):
     assert COALITION in text
 
 
-def test_pdf_lists_each_approved_signatory_under_its_group_in_order(sample_pdf):
-    text = one_line(pdf_text(sample_pdf))
+def test_pdf_lists_each_approved_signatory_under_its_group_in_order(served_pdf):
+    text = one_line(pdf_text(served_pdf))
     headings = [text.index(heading) for heading in LISTED]
     assert headings == sorted(headings)
     bounds = [*headings, len(text)]
@@ -158,18 +205,19 @@ def test_pdf_lists_each_approved_signatory_under_its_group_in_order(sample_pdf):
     assert "Local organizations" not in text
 
 
-def test_pdf_leaves_out_pending_rejected_unconfirmed_and_held_signatures(sample_pdf):
-    text = one_line(pdf_text(sample_pdf))
+def test_pdf_leaves_out_pending_rejected_unconfirmed_and_held_signatures(served_pdf):
+    text = one_line(pdf_text(served_pdf))
     for name in NOT_LISTED:
         assert name not in text
     assert "7 organizations" in text
 
 
 def test_pdf_shows_no_email_or_phone(sample_pdf):
-    text = pdf_text(sample_pdf)
+    text = pdf_text(sample_pdf)  # though its rows carry them
     assert "@" not in text
     assert "example.org" not in text
     assert "555" not in text
+    assert "Coordinator" not in text
     assert "Contact " not in text  # contact names are shown only when the letter says so
 
 
@@ -200,10 +248,11 @@ def test_accented_names_come_out_as_typed_in_embedded_dejavu_fonts(sample_pdf):
     assert fonts and all("DejaVu" in name for name in fonts), fonts
 
 
-def test_contact_names_are_listed_when_the_letter_shows_them(client, make_letter, make_signature):
-    letter = make_letter(show_contact_names=True)
-    make_signature(letter, organization="Sunrise Tenants Union", contact_name="Rosa Díaz")
-    text = one_line(pdf_text(client.get(PDF).data))
+def test_contact_names_are_listed_when_the_letter_shows_them(bare):
+    letter = letter_in_memory(show_contact_names=True)
+    text = one_line(pdf_text(rendered(letter, [entry(
+        1, "Sunrise Tenants Union", contact_name="Rosa Díaz", email="rosa@example.org",
+        phone="+1 555 0100")])))
     assert "Sunrise Tenants Union Tucson, AZ Rosa Díaz" in text
     assert "555" not in text and "@" not in text
 
@@ -211,7 +260,7 @@ def test_contact_names_are_listed_when_the_letter_shows_them(client, make_letter
 # ------------------------------------------------------------------ the locked fetcher
 
 
-def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders(app, tmp_path):
+def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders(tmp_path):
     (tmp_path / "uploads").mkdir()
     fetcher = locked_fetcher({"static": STATIC, "uploads": tmp_path / "uploads"})
     for url in ("file:///etc/passwd", "FILE:///etc/passwd", "data:text/css,body{}",
@@ -225,44 +274,42 @@ def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders(app, tmp_path):
     assert fetcher.fetch("https://campaign.invalid/static/pdf.css").read().startswith(b"/*")
 
 
-def test_a_file_url_in_the_document_is_neither_drawn_nor_embedded(app):
+def test_a_file_url_in_the_document_is_neither_drawn_nor_embedded(bare):
     pdf = html_to_pdf('<img src="file:///etc/passwd"><link rel="stylesheet" '
-                      'href="file:///etc/passwd"><p>Nothing else</p>', render.asset_roots())
+                      'href="file:///etc/passwd"><p>Nothing else</p>', asset_roots())
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert list(reader.pages[0].images) == []
     assert reader.attachments == {}
     assert "Nothing else" in pdf_text(pdf)
 
 
-def test_rendering_never_reaches_a_local_http_server(client, make_letter, make_signature):
+def test_rendering_never_reaches_a_local_http_server(bare):
     with canary_server() as canary:
-        letter = make_letter(body=f"![tracker]({canary.url('/body.png')})\n\n"
-                                  f"[a link]({canary.url('/link')})\n")
-        make_signature(letter, organization=f'<img src="{canary.url("/signer.png")}">')
-        response = client.get(PDF)
+        letter = letter_in_memory(body=f"![tracker]({canary.url('/body.png')})\n\n"
+                                       f"[a link]({canary.url('/link')})\n")
+        pdf = rendered(letter, [entry(1, f'<img src="{canary.url("/signer.png")}">')])
         html_to_pdf(f'<link rel="stylesheet" href="{canary.url("/style.css")}">'
                     f'<style>@import url("{canary.url("/import.css")}");</style>'
-                    f'<img src="{canary.url("/img.png")}">', render.asset_roots())
-    assert response.status_code == 200
+                    f'<img src="{canary.url("/img.png")}">', asset_roots())
     assert canary.hits == []
-    shown = "".join(pdf_text(response.data).split())
+    shown = "".join(pdf_text(pdf).split())
     assert f'<imgsrc="{canary.url("/signer.png")}">' in shown  # the name as text, not an image
 
 
-def test_a_redirecting_url_is_never_requested_nor_followed(app):
+def test_a_redirecting_url_is_never_requested_nor_followed(bare):
     with canary_server() as canary:
         pdf = html_to_pdf(f'<img src="{canary.url("/redirect")}">'
                           f'<link rel="stylesheet" href="{canary.url("/redirect?css")}">',
-                          render.asset_roots())
+                          asset_roots())
     assert pdf.startswith(b"%PDF")
     assert canary.hits == []
 
 
-def test_attachments_are_never_embedded(app):
+def test_attachments_are_never_embedded(bare):
     pdf = html_to_pdf(
         '<link rel="attachment" href="file:///etc/passwd">'
         '<link rel="attachment" href="static/pdf.css">'
-        '<p><a rel="attachment" href="static/style.css">style</a></p>', render.asset_roots())
+        '<p><a rel="attachment" href="static/style.css">style</a></p>', asset_roots())
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert reader.attachments == {}
     annotations = reader.pages[0].get("/Annots") or []
@@ -274,13 +321,13 @@ def test_attachments_are_never_embedded(app):
 
 
 def renders(caplog) -> int:
-    return sum(1 for r in caplog.records if r.name == "campaign.render"
+    return sum(1 for r in caplog.records if r.name == "campaign.pdf.cache"
                and r.getMessage().startswith("rendered "))
 
 
 def test_two_requests_at_once_for_a_stale_pdf_render_it_once(new_client, make_letter,
                                                              make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.render")
+    caplog.set_level(logging.INFO, logger="campaign.pdf")
     letter = make_letter()
     make_signature(letter, organization="Sunrise Tenants Union")
     clients = [new_client() for _ in range(2)]
@@ -304,7 +351,7 @@ def test_two_requests_at_once_for_a_stale_pdf_render_it_once(new_client, make_le
 
 def test_an_unchanged_pdf_is_served_from_the_cache_and_by_etag(client, make_letter,
                                                                make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.render")
+    caplog.set_level(logging.INFO, logger="campaign.pdf")
     make_signature(make_letter(), organization="Sunrise Tenants Union")
     first = client.get(PDF)
     second = client.get(PDF)
@@ -316,19 +363,19 @@ def test_an_unchanged_pdf_is_served_from_the_cache_and_by_etag(client, make_lett
 
 def test_an_approval_renders_the_pdf_again_with_the_new_signatory(client, make_letter,
                                                                  make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.render")
+    caplog.set_level(logging.INFO, logger="campaign.pdf")
     letter = make_letter()
     make_signature(letter, organization="Sunrise Tenants Union")
     waiting = make_signature(letter, "pending", organization="Late Bloomers Cooperative")
     first = client.get(PDF)
-    signing.decide(letter, [waiting.id], approve=True)
-    db.session.commit()
+    with writing():
+        moderation.decide(letter, [waiting.id], approve=True)
     second = client.get(PDF)
     assert renders(caplog) == 2
     assert second.headers["ETag"] != first.headers["ETag"]
     assert "Late Bloomers Cooperative" not in pdf_text(first.data)
     assert "Late Bloomers Cooperative" in pdf_text(second.data)
-    assert len(list(render.cache_folder().glob("*.pdf"))) == 1  # the stale one is gone
+    assert len(list(cache.cache_folder().glob("*.pdf"))) == 1  # the stale one is gone
 
 
 def test_a_render_over_the_time_limit_is_stopped_and_answers_503(app, client, make_letter):
@@ -338,7 +385,7 @@ def test_a_render_over_the_time_limit_is_stopped_and_answers_503(app, client, ma
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "60"
     assert "took longer than 0.05 seconds" in response.get_data(as_text=True)
-    assert list(render.cache_folder().glob("*.pdf")) == []
+    assert list(cache.cache_folder().glob("*.pdf")) == []
 
 
 def test_after_a_failed_render_requests_wait_instead_of_starting_another(app, client,
@@ -373,7 +420,7 @@ def test_an_uploaded_logo_is_kept_in_the_instance_folder_and_drawn_on_the_letter
     assert upload(admin, logo).status_code == 303
     letter = db.session.scalar(db.select(Letter))
     db.session.refresh(letter)
-    stored = render.upload_folder() / letter.logo_file
+    stored = uploads.upload_folder() / letter.logo_file
     assert stored.read_bytes() == logo
     assert stored.is_relative_to(app.instance_path)
     pdf = admin.get(PDF).data
@@ -397,7 +444,7 @@ def test_an_upload_that_is_not_a_usable_image_is_refused_with_a_message(admin, m
     letter = db.session.scalar(db.select(Letter))
     db.session.refresh(letter)
     assert letter.logo_file is None and letter.coalition_name == ""
-    assert not render.upload_folder().exists() or not any(render.upload_folder().iterdir())
+    assert not uploads.upload_folder().exists() or not any(uploads.upload_folder().iterdir())
 
 
 def test_uploads_are_not_served_over_http(admin, client, make_letter):
@@ -423,7 +470,7 @@ def test_export_pdf_writes_the_signed_letter(runner, sample, reuse_pdfs, tmp_pat
 
 def test_export_pdf_of_an_unknown_letter_is_a_one_line_error(runner, tmp_path):
     result = runner.invoke(args=["export-pdf", "nope", "-o", str(tmp_path / "x.pdf")])
-    assert result.exit_code != 0
+    assert_one_line_error(result, "no letter with the slug 'nope'")
     assert result.output.strip() == "Error: no letter with the slug 'nope'"
     assert not (tmp_path / "x.pdf").exists()
 
@@ -435,29 +482,25 @@ def test_the_public_page_links_the_signed_pdf(client, make_letter):
     assert soup.find("a", string="Signed letter (PDF)")["href"] == PDF
 
 
-def test_a_signature_row_is_what_listed_entries_reads(app, make_letter, make_signature):
+def test_a_signature_row_is_what_the_listing_reads_for_the_pdf(app, make_letter,
+                                                                make_signature):
     letter = make_letter()
     signature = make_signature(letter, organization="Sunrise Tenants Union", region="")
-    signing.rename(signature, "Sunrise Tenants")
-    db.session.commit()
-    [entry] = render.listed_entries(letter)
-    assert (entry.shown_name, entry.place, entry.scope) == ("Sunrise Tenants", "Tucson", "local")
-    assert db.session.get(Signature, entry.id) is signature
+    with writing():
+        moderation.rename(signature, "Sunrise Tenants")
+    [row] = listing.rows(letter)
+    assert (row.shown_name, row.place, row.scope) == ("Sunrise Tenants", "Tucson", "local")
+    assert db.session.get(Signature, row.id) is signature
 
 
-def test_eighty_signatories_are_set_in_two_columns_and_no_entry_is_split(client, make_letter,
-                                                                          reuse_pdfs):
-    letter = make_letter()
-    rows = [f"Neighborhood Defense Committee of District {n:02d},Tucson,AZ,United States,"
-            f"{('national', 'state', 'local', 'international')[n % 4]}" for n in range(80)]
-    signing.import_csv(letter, "organization,city,region,country,scope\n" + "\n".join(rows),
-                       approved=True)
-    db.session.commit()
-    pdf = client.get(PDF).data
+def test_eighty_signatories_are_set_in_two_columns_and_no_entry_is_split(bare):
+    pdf = rendered(letter_in_memory(), in_listing_order(
+        entry(n + 1, f"Neighborhood Defense Committee of District {n:02d}",
+              scope=("national", "state", "local", "international")[n % 4]) for n in range(80)))
     pages = ["".join(page.split()) for page in pdf_pages(pdf)]
     for n in range(80):
-        entry = f"NeighborhoodDefenseCommitteeofDistrict{n:02d}Tucson,AZ"
-        assert sum(entry in page for page in pages) == 1, n
+        shown = f"NeighborhoodDefenseCommitteeofDistrict{n:02d}Tucson,AZ"
+        assert sum(shown in page for page in pages) == 1, n
     starts: set[int] = set()
     for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
         page.extract_text(visitor_text=lambda text, cm, tm, *_: starts.add(round(cm[4] + tm[4]))

@@ -1,15 +1,24 @@
 """CAMPAIGN_PROXIES: behind a reverse proxy, each visitor is known by their own address."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from flask import request
+from support import SECRET
 
 from campaign import create_app
 
 
 @pytest.mark.parametrize(("proxies", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
-def test_forwarded_address_is_trusted_only_with_proxies_set(app_config, proxies, expected):
-    app = create_app({**app_config, "PROXIES": proxies})
+def test_forwarded_address_is_trusted_only_with_proxies_set(tmp_path, monkeypatch, proxies,
+                                                           expected):
+    for name in list(os.environ):
+        if name.startswith("CAMPAIGN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CAMPAIGN_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",  # never read
+                      "SECRET_KEY": SECRET, "PROXIES": proxies})
     seen = {}
 
     @app.get("/_whoami")

@@ -8,7 +8,10 @@ import io
 import pytest
 from bs4 import BeautifulSoup
 
+from campaign import listing, moderation
+from campaign.database import writing
 from campaign.extensions import db
+from campaign.models import Signature
 from campaign.views import public
 
 LIST = "/letters/stop-forwarding/signers"
@@ -91,6 +94,25 @@ def test_the_list_shows_the_count(client, make_letter, make_signature):
     assert count_text(client) == "3 organizations"
 
 
+def test_the_count_follows_every_change_to_the_list(client, make_letter, make_signature):
+    letter = make_letter()
+    kept, rejected, held, deleted = (make_signature(letter) for _ in range(4))
+    waiting = make_signature(letter, status="pending")
+    assert count_text(client) == "4 organizations"
+    with writing():
+        moderation.decide(letter, [waiting.id], approve=True)
+        moderation.decide(letter, [rejected.id], approve=False)
+        db.session.get(Signature, held.id).held = True
+        db.session.delete(db.session.get(Signature, deleted.id))
+        db.session.get(Signature, kept.id).scope = "national"
+    assert count_text(client) == "2 organizations"
+    assert soup_of(client.get("/letters/stop-forwarding")).find(class_="count").strong \
+        .get_text() == "2"
+    assert [heading for heading, _ in groups(client)] == ["National organizations",
+                                                         "Local organizations"]
+    assert listing.kept_counts(letter.id) == listing.fresh_counts(letter.id)
+
+
 def test_a_name_with_markup_is_shown_as_text(client, make_letter, make_signature):
     make_signature(make_letter(), organization="<script>alert(1)</script> Collective")
     page = client.get(LIST).get_data(as_text=True)
@@ -110,8 +132,8 @@ def every_state(make_letter, make_signature):
         make_signature(letter, status=status, organization=f"{status.title()} Group",
                        email=f"{status}@example.org")
     held = make_signature(letter, organization="Held Group", email="held@example.org")
-    held.held = True
-    db.session.commit()
+    with writing():
+        held.held = True
     return letter
 
 
@@ -270,5 +292,17 @@ def test_the_csv_and_json_carry_every_signatory_not_one_page(client, seven):
     assert client.get(LIST + ".json").get_json()["count"] == 7
 
 
-def test_search_results_are_paged_too(client, seven, make_signature):
+def test_search_results_are_paged_too(client, seven):
     assert listed(client, "?q=group&page=3") == ["Group 6"]
+
+
+def test_a_search_past_the_count_limit_says_more_than_and_pages_through_that_many(
+        client, seven, monkeypatch):
+    monkeypatch.setattr(listing, "SEARCH_COUNT_LIMIT", 4)  # seven match; pages of three
+    assert count_text(client, "?q=group").startswith("More than 4 organizations match “group”")
+    assert "Page 1 of 2" in soup_of(client.get(LIST + "?q=group")).find(
+        "nav", class_="pages").get_text(" ")
+    assert listed(client, "?q=group&page=2") == ["Group 3"]
+    assert listed(client, "?q=group&page=3") == ["Group 3"]  # no page past the limit
+    assert count_text(client, "?q=group 6") == "1 organization matching “group 6”"
+    assert count_text(client) == "7 organizations"  # the whole list is counted, not searched

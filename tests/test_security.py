@@ -5,14 +5,15 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import form_fields, submit
 from flask import Flask
+from support import PASSWORD, form_fields, submit
 from werkzeug.routing import Rule
 
-from campaign import signing
+from campaign import tokens
 from campaign.extensions import db
+from campaign.models import Signature
 
-EMAIL, PASSWORD = "staff@example.org", "correct horse battery 9"
+EMAIL = "staff@example.org"  # the organizer fixture's account, password support.PASSWORD
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
     make_signature(letter, status="approved", organization="Approved Tenants Union")
     unconfirmed = make_signature(letter, status="unconfirmed", organization="New Farmworkers")
     return {"slug": letter.slug, "signature_id": pending.id, "verb": "approve",
-            "token": signing.make_token(unconfirmed), "filename": "style.css"}
+            "token": tokens.make_token(unconfirmed), "filename": "style.css"}
 
 
 def path_of(rule: Rule, values: dict[str, Any]) -> str:
@@ -135,7 +136,7 @@ def test_a_logged_in_organizer_can_post_with_the_token(new_client, world):
         data={"csrf_token": fields["csrf_token"]})
     assert response.status_code == 303
     db.session.expire_all()
-    assert db.session.get(signing.Signature, world["signature_id"]).status == "approved"
+    assert db.session.get(Signature, world["signature_id"]).status == "approved"
 
 
 def test_unknown_letter_in_an_admin_address_is_404(app, admin, world):
@@ -254,7 +255,7 @@ def test_pages_need_no_inline_script_or_style_that_the_policy_would_block(app, a
 
 def test_public_pages_never_show_a_signers_email_or_phone(client, world):
     db.session.expire_all()
-    emails = [s.email for s in db.session.query(signing.Signature)]
+    emails = [s.email for s in db.session.query(Signature)]
     listing = "/letters/stop-forwarding/signers"
     assert "Approved Tenants Union" in client.get(listing).get_data(as_text=True)
     for path in ("/letters/stop-forwarding", listing, listing + ".csv", listing + ".json"):

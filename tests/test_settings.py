@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT, assert_one_line_error
 
 from campaign import create_app
 from campaign.config import ConfigError
@@ -181,15 +182,6 @@ def run_campaign(instance: Path, *args: str, **env: str) -> subprocess.Completed
                           env={**clean, "CAMPAIGN_INSTANCE_PATH": str(instance), **env})
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert fragment in lines[0]
-
-
 @pytest.mark.parametrize("args", [["init-db"], ["routes"], ["--help"], []],
                          ids=["init-db", "routes", "help", "bare"])
 def test_cli_with_a_bad_setting_prints_one_error_line(instance, args):
@@ -209,14 +201,13 @@ def test_cli_with_a_broken_instance_config_prints_one_error_line(instance):
 
 
 def test_wsgi_entry_point_refuses_to_start_without_a_secret_key(instance):
-    root = Path(__file__).resolve().parent.parent
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
     env = {**clean, "CAMPAIGN_INSTANCE_PATH": str(instance)}
-    refused = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,
+    refused = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0
     assert "CAMPAIGN_SECRET_KEY is not set" in refused.stderr
-    started = subprocess.run([sys.executable, "-c", "import wsgi; print(wsgi.app.name)"], cwd=root,
+    started = subprocess.run([sys.executable, "-c", "import wsgi; print(wsgi.app.name)"], cwd=ROOT,
                              env={**env, "CAMPAIGN_SECRET_KEY": "a-production-key"},
                              capture_output=True, text=True, timeout=60)
     assert started.returncode == 0, started.stderr

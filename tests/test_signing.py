@@ -9,25 +9,23 @@ from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import form_fields, submit, text_of
 from sqlalchemy import func, select
+from support import SIGNER, form_fields, submit, text_of, with_smtp
 
 from campaign import outbox, signing
+from campaign.database import reading, writing
 from campaign.extensions import db
 from campaign.models import Letter, OutboxMessage, Signature, utcnow
 
 LETTER = "/letters/stop-forwarding"
-VALID = {
-    "organization": "Sunrise Tenants Union", "contact_name": "Rosa Diaz",
-    "contact_title": "Director", "email": "rosa@sunrise.example.org", "phone": "+1 555 0199",
-    "website": "https://sunrise.example.org", "city": "Tucson", "region": "AZ",
-    "country": "United States", "scope": "local", "consent": "y", "authorized": "y",
-}
+# The sign form with every optional field filled in too.
+VALID = {**SIGNER, "contact_title": "Director", "phone": "+1 555 0199",
+         "website": "https://sunrise.example.org"}
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    return with_smtp(app_config, smtp)
 
 
 def sign(client, **changes):
@@ -108,7 +106,7 @@ def test_a_signer_goes_from_the_form_to_the_public_list(new_client, make_letter,
     assert "marisol@voces.example.org" in check.get_data(as_text=True)
     assert smtp.messages == []  # the request itself never talks to the mail server
 
-    assert outbox.deliver_due() == 1
+    assert outbox.send_due() == 1
     smtp.wait(1)
     [mail] = smtp.messages
     assert smtp.envelopes[0][1] == ["marisol@voces.example.org"]
@@ -154,7 +152,7 @@ def test_two_people_in_two_browsers_are_listed_grouped_and_sorted(new_client, ma
     browsers = [new_client() for _ in people]
     for browser, (org, email, scope) in zip(browsers, people, strict=True):
         assert sign(browser, organization=org, email=email, scope=scope).status_code == 303
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     for browser, (_, email, _) in zip(browsers, people, strict=True):
         submit(browser, path_of(confirm_link(smtp, email)), {}, "Confirm")
@@ -180,7 +178,7 @@ def test_two_people_in_two_browsers_are_listed_grouped_and_sorted(new_client, ma
 def test_the_email_has_a_text_and_an_html_part_with_the_same_link(client, make_letter, smtp):
     make_letter()
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     [mail] = smtp.messages
     html = mail.get_body(preferencelist=("html",)).get_content()
@@ -191,7 +189,7 @@ def test_the_email_has_a_text_and_an_html_part_with_the_same_link(client, make_l
 def test_opening_the_link_twice_still_confirms_nothing(client, make_letter, smtp):
     make_letter()
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     link = path_of(confirm_link(smtp, VALID["email"]))
     client.get(link)
@@ -202,7 +200,7 @@ def test_opening_the_link_twice_still_confirms_nothing(client, make_letter, smtp
 def test_a_letter_without_approval_lists_a_signature_once_confirmed(client, make_letter, smtp):
     make_letter(require_approval=False)
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     submit(client, path_of(confirm_link(smtp, VALID["email"])), {}, "Confirm")
     assert "Sunrise Tenants Union" in client.get(f"{LETTER}/signers").get_data(as_text=True)
@@ -337,7 +335,7 @@ def test_signing_again_unconfirmed_re_sends_the_link(client, make_letter, smtp):
     make_letter()
     sign(client)
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     first, second = smtp.to(VALID["email"])
     assert "new link" in text_of(second)
@@ -348,11 +346,11 @@ def test_signing_again_unconfirmed_re_sends_the_link(client, make_letter, smtp):
 def test_signing_again_after_confirming_says_already_signed(client, make_letter, smtp):
     make_letter()
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     submit(client, path_of(confirm_link(smtp, VALID["email"])), {}, "Confirm")
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     again = smtp.to(VALID["email"])[-1]
     assert "already signed" in again["Subject"].lower()
@@ -387,7 +385,6 @@ def test_parallel_identical_submissions_store_one_signature(new_client, make_let
 
 def test_parallel_identical_submissions_each_queue_an_email(client, make_letter, app):
     letter_id = make_letter().id
-    db.session.commit()  # end the test's own transaction: it would hold SQLite's write lock
     start = threading.Barrier(3)
     failures: list[BaseException] = []
 
@@ -396,9 +393,9 @@ def test_parallel_identical_submissions_each_queue_an_email(client, make_letter,
             try:
                 start.wait()
                 letter = db.session.get(Letter, letter_id)
-                signing.sign(letter, signing.SignerInput(organization="Sunrise Tenants Union",
-                                                         email=VALID["email"]))
-                db.session.commit()
+                with writing():
+                    signing.sign(letter, signing.SignerInput(organization="Sunrise Tenants Union",
+                                                             email=VALID["email"]))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failures.append(exc)
             finally:
@@ -410,9 +407,9 @@ def test_parallel_identical_submissions_each_queue_an_email(client, make_letter,
     for t in threads:
         t.join(30)
     assert failures == []
-    db.session.expire_all()
-    assert signature_count() == 1
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+    with reading():  # a snapshot taken now, after the threads' commits
+        assert signature_count() == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
 
 
 # ------------------------------------------------------------------ letters that take no signatures
@@ -446,11 +443,11 @@ def test_a_form_sent_after_the_letter_stopped_taking_signatures_is_refused(clien
                                                                           change):
     letter = make_letter()
     _, values = form_fields(client.get(LETTER).get_data(as_text=True), "Sign")
-    if change == "closed":
-        letter.status = "closed"
-    else:
-        letter.deadline = utcnow() - timedelta(seconds=1)
-    db.session.commit()
+    with writing():
+        if change == "closed":
+            letter.status = "closed"
+        else:
+            letter.deadline = utcnow() - timedelta(seconds=1)
     answer = client.post(LETTER, data={**values, **VALID})
     assert 400 <= answer.status_code < 500
     assert "no longer takes signatures" in visible_text(answer.get_data(as_text=True))
@@ -460,19 +457,19 @@ def test_a_form_sent_after_the_letter_stopped_taking_signatures_is_refused(clien
 @pytest.mark.parametrize("status", ["draft", "closed"])
 def test_the_domain_refuses_to_sign_a_letter_that_is_not_open(app, make_letter, status):
     letter = make_letter(status=status)
-    with pytest.raises(signing.LetterNotOpen):
+    with pytest.raises(signing.LetterNotOpen), writing():
         signing.sign(letter, signing.SignerInput(organization="Sunrise", email=VALID["email"]))
 
 
 def test_confirming_after_the_letter_closed_gives_a_clear_page(client, make_letter, smtp):
     letter = make_letter()
     sign(client)
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(1)
     link = path_of(confirm_link(smtp, VALID["email"]))
     _, values = form_fields(client.get(link).get_data(as_text=True), "Confirm")
-    letter.status = "closed"
-    db.session.commit()
+    with writing():
+        letter.status = "closed"
     answer = client.post(link, data=values)
     assert answer.status_code == 409
     assert "closed" in visible_text(answer.get_data(as_text=True))

@@ -6,23 +6,22 @@ import time
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import SECRET, form_fields, submit, text_of
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
+from support import SECRET, SIGNER, form_fields, submit, text_of, with_smtp
 
 from campaign import outbox
+from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Signature
 
 LETTER = "/letters/stop-forwarding"
-EMAIL = "rosa@sunrise.example.org"
-VALID = {"organization": "Sunrise Tenants Union", "contact_name": "Rosa Diaz", "email": EMAIL,
-         "city": "Tucson", "region": "AZ", "consent": "y", "authorized": "y"}
+EMAIL = SIGNER["email"]
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    return with_smtp(app_config, smtp)
 
 
 def link_in(message) -> str:
@@ -34,8 +33,8 @@ def link_in(message) -> str:
 def link(client, make_letter, smtp) -> str:
     """The path of the confirmation link mailed to a fresh, unconfirmed signer."""
     make_letter()
-    assert submit(client, LETTER, VALID, "Sign").status_code == 303
-    outbox.deliver_due()
+    assert submit(client, LETTER, SIGNER, "Sign").status_code == 303
+    outbox.send_due()
     smtp.wait(1)
     return link_in(smtp.to(EMAIL)[-1])
 
@@ -97,7 +96,7 @@ def test_the_new_link_asked_for_on_the_expired_page_confirms(client, link, smtp)
     expired = client.get(aged(link, 30)).get_data(as_text=True)
     action, values = form_fields(expired, "new link")
     assert client.post(action, data={**values, "email": EMAIL}).status_code == 303
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     assert len(smtp.to(EMAIL)) == 2
     submit(client, link_in(smtp.to(EMAIL)[-1]), {}, "Confirm")
@@ -119,17 +118,16 @@ def test_a_used_link_says_the_signature_is_already_confirmed(client, link):
 def test_a_used_link_posted_again_changes_nothing(client, link, admin):
     _, values = form_fields(client.get(link).get_data(as_text=True), "Confirm")
     client.post(link, data=values)
-    signature = db.session.scalar(select(Signature))
-    signature.status = "rejected"
-    db.session.commit()
+    with writing():
+        db.session.scalar(select(Signature)).status = "rejected"
     assert client.post(link, data=values).status_code == 200
     assert status() == "rejected"
 
 
 def test_a_used_link_for_a_letter_without_approval_stays_approved(client, make_letter, smtp):
     make_letter(require_approval=False)
-    submit(client, LETTER, VALID, "Sign")
-    outbox.deliver_due()
+    submit(client, LETTER, SIGNER, "Sign")
+    outbox.send_due()
     smtp.wait(1)
     link = link_in(smtp.messages[0])
     _, values = form_fields(client.get(link).get_data(as_text=True), "Confirm")
@@ -163,15 +161,14 @@ def test_a_tampered_link_gives_a_400_page_offering_a_new_link(client, link, chan
 
 
 def test_a_link_for_a_signature_whose_email_changed_is_refused(client, link):
-    signature = db.session.scalar(select(Signature))
-    signature.email = "someone.else@example.net"
-    db.session.commit()
+    with writing():
+        db.session.scalar(select(Signature)).email = "someone.else@example.net"
     assert client.get(link).status_code == 400
 
 
 def test_a_link_for_a_deleted_signature_is_refused(client, link):
-    db.session.delete(db.session.scalar(select(Signature)))
-    db.session.commit()
+    with writing():
+        db.session.delete(db.session.scalar(select(Signature)))
     answer = client.get(link)
     assert answer.status_code == 400
     assert "not valid" in text(answer)
@@ -186,7 +183,7 @@ def resend(client, email: str):
 
 def test_resend_sends_a_new_link_to_an_unconfirmed_signer(client, link, smtp):
     assert resend(client, EMAIL.upper()).status_code == 303
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     assert len(smtp.to(EMAIL)) == 2
     assert "new link" in text_of(smtp.to(EMAIL)[-1])
@@ -195,14 +192,14 @@ def test_resend_sends_a_new_link_to_an_unconfirmed_signer(client, link, smtp):
 def test_resend_sends_nothing_to_a_confirmed_signer(client, link, smtp):
     submit(client, link, {}, "Confirm")
     resend(client, EMAIL)
-    assert outbox.deliver_due() == 0
+    assert outbox.send_due() == 0
     assert len(smtp.messages) == 1
 
 
 def test_resend_sends_nothing_for_an_address_that_never_signed(client, make_letter):
     make_letter()
     resend(client, "nobody@example.net")
-    assert outbox.deliver_due() == 0
+    assert outbox.send_due() == 0
 
 
 def test_resend_answers_the_same_page_whoever_asks(new_client, link):
@@ -230,6 +227,6 @@ def test_the_check_email_page_sends_the_link_again_with_its_button(client, link,
     assert EMAIL in page
     action, values = form_fields(page, "Send the link again")
     assert client.post(action, data=values).status_code == 303
-    outbox.deliver_due()
+    outbox.send_due()
     smtp.wait(2)
     assert len(smtp.to(EMAIL)) == 2

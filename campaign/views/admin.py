@@ -1,8 +1,6 @@
 """Organizer pages: letters, versions, moderation, imports, exports, delivery and mail."""
 from __future__ import annotations
 
-from datetime import datetime, time, tzinfo
-
 from flask import (
     Blueprint,
     Response,
@@ -17,18 +15,15 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
-from .. import delivery, letters, outbox, signing
+from .. import dates, delivery, letters, listing, markup, moderation, outbox, spreadsheets
+from ..database import writing
+from ..errors import DeliveryError, ImportProblem, LetterError, PdfUnavailable, UploadRejected
 from ..extensions import db
-from ..forms import ActionForm, ImportForm, LetterForm, RenameForm
-from ..letters import LetterError, LetterText
-from ..markup import markdown_to_html
+from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
+from ..letters import LetterText
 from ..models import Letter, Signature
-from ..render import Pdf, PdfUnavailable, UploadRejected
+from ..pdf import Pdf
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
@@ -57,7 +52,7 @@ def letter_or_404(slug: str) -> Letter:
 @bp.get("/")
 def letters_page() -> str:
     rows = letters.all_letters()
-    counts = {letter.id: signing.status_counts(letter) for letter in rows}
+    counts = {letter.id: moderation.status_counts(letter) for letter in rows}
     return render_template("admin/letters.html", letters=rows, counts=counts)
 
 
@@ -77,37 +72,27 @@ def edit_letter(slug: str) -> ResponseReturnValue:
 def _letter_form(letter: Letter | None) -> ResponseReturnValue:
     form = LetterForm(obj=letter)
     if letter is not None and request.method == "GET":
-        form.deadline.data = deadline_text(letter.deadline, current_app.config["TZ"])
+        form.deadline.data = dates.deadline_text(letter.deadline)
     preview = None
     if form.validate_on_submit():
-        text = _letter_text(form, letter)
+        text = _letter_text(form, letter)  # its HTML is made here, before the writing unit
         if text is not None and form.preview.data:
-            preview = markdown_to_html(text.body)
+            preview = markup.stored(text.body_html)
         elif text is not None:
             try:
-                saved = letters.save(text, letter)
+                with writing():
+                    saved = letters.create(text) if letter is None else letters.update(letter, text)
+                    saved.require_approval = bool(form.require_approval.data)
+                    saved.show_contact_names = bool(form.show_contact_names.data)
+                    title, slug = saved.title, saved.slug
             except LetterError as exc:
                 form.slug.errors = [str(exc)]
             else:
-                saved.require_approval = bool(form.require_approval.data)
-                saved.show_contact_names = bool(form.show_contact_names.data)
-                db.session.commit()
-                flash(f"Saved “{saved.title}”.", "success")
-                return redirect(url_for("admin.edit_letter", slug=saved.slug), code=303)
+                flash(f"Saved “{title}”.", "success")
+                return redirect(url_for("admin.edit_letter", slug=slug), code=303)
     status = 422 if request.method == "POST" and preview is None else 200
     return render_template("admin/letter_form.html", form=form, letter=letter,
                            preview=preview), status
-
-
-def deadline_text(deadline: datetime | None, zone: tzinfo) -> str:
-    """A deadline as the form shows it: a date alone when it is the end of that day, so that
-    saving the form again keeps it."""
-    if deadline is None:
-        return ""
-    local = deadline.astimezone(zone)
-    if local.time() == time.max:
-        return local.date().isoformat()
-    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
@@ -115,7 +100,7 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     zone = current_app.config["TZ"]
     slug = form.slug.data or (letter.slug if letter else letters.slugify(form.title.data or ""))
     try:
-        deadline = letters.parse_deadline(form.deadline.data, zone)
+        deadline = dates.parse_deadline(form.deadline.data, zone)
     except LetterError as exc:
         form.deadline.errors = [str(exc)]
         return None
@@ -123,9 +108,6 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         language = letters.check_language(form.language.data or "en")
     except LetterError as exc:
         form.language.errors = [str(exc)]
-        return None
-    if letter is None and letters.get_letter(slug) is not None:
-        form.slug.errors = [f"The address {slug!r} is taken by another letter."]
         return None
     return LetterText(
         title=" ".join((form.title.data or "").split()), slug=slug,
@@ -140,7 +122,7 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
 def versions(slug: str) -> str:
     letter = letter_or_404(slug)
     return render_template("admin/versions.html", letter=letter,
-                           counts=signing.version_counts(letter))
+                           counts=moderation.version_counts(letter))
 
 
 # ------------------------------------------------------------------ moderation
@@ -152,12 +134,12 @@ def signatures(slug: str) -> str:
     tab = request.args.get("status", "pending")
     if tab not in TABS:
         tab = "pending"
-    rows = signing.moderation_list(letter, tab, limit=MODERATION_ROWS)
-    same_org = signing.org_counts(letter)
+    rows = moderation.queue(letter, tab, limit=MODERATION_ROWS)
+    same_org = moderation.org_counts(letter, (s.org_key for s in rows))
     return render_template(
         "admin/signatures.html", letter=letter, rows=rows, tab=tab, tabs=TABS,
-        counts=signing.status_counts(letter),
-        flags={s.id: signing.flags(s, same_org.get(s.org_key, 0)) for s in rows},
+        counts=moderation.status_counts(letter),
+        flags={s.id: moderation.flags(s, same_org.get(s.org_key, 0)) for s in rows},
         action=ActionForm(), rename=RenameForm(), upload=ImportForm(),
     )
 
@@ -166,8 +148,8 @@ def signatures(slug: str) -> str:
 def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     if ActionForm().validate_on_submit():
-        changed = signing.decide(letter, [signature_id], approve=verb == "approve")
-        db.session.commit()
+        with writing():
+            changed = moderation.decide(letter, [signature_id], approve=verb == "approve")
         done = "Approved" if verb == "approve" else "Rejected"
         flash(f"{done} {changed} signature(s).", "success")
     return _back_to_list(letter)
@@ -182,11 +164,11 @@ def decide_many(slug: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
         flash("Select at least one signature, then choose what to do.", "error")
         return _back_to_list(letter)
-    if verb == "release":
-        changed = signing.release(letter, ids)
-    else:
-        changed = signing.decide(letter, ids, approve=verb == "approve")
-    db.session.commit()
+    with writing():
+        if verb == "release":
+            changed = moderation.release(letter, ids)
+        else:
+            changed = moderation.decide(letter, ids, approve=verb == "approve")
     done = {"approve": "Approved", "reject": "Rejected", "release": "Released"}[verb]
     flash(f"{done} {changed} signature(s).", "success")
     return _back_to_list(letter)
@@ -195,16 +177,17 @@ def decide_many(slug: str) -> ResponseReturnValue:
 @bp.post("/letters/<slug>/signatures/<int:signature_id>/rename")
 def rename(slug: str, signature_id: int) -> ResponseReturnValue:
     letter = letter_or_404(slug)
-    signature = db.session.get(Signature, signature_id)
-    if signature is None or signature.letter_id != letter.id:
-        abort(404)
     form = RenameForm()
-    if form.validate_on_submit():
-        signing.rename(signature, form.display_name.data or "")
-        db.session.commit()
-        flash(f"Now shown as “{signature.shown_name}”.", "success")
-    else:
+    if not form.validate_on_submit():
         flash("A name can have at most 300 characters.", "error")
+        return _back_to_list(letter)
+    with writing():
+        signature = db.session.get(Signature, signature_id)
+        if signature is None or signature.letter_id != letter.id:
+            abort(404)
+        moderation.rename(signature, form.display_name.data or "")
+        shown = signature.shown_name
+    flash(f"Now shown as “{shown}”.", "success")
     return _back_to_list(letter)
 
 
@@ -223,13 +206,12 @@ def import_signatures(slug: str) -> ResponseReturnValue:
         flash("Choose a .csv file to import.", "error")
         return _back_to_list(letter)
     try:
-        text = signing.decode_csv(form.file.data.read())
-        count = signing.import_csv(letter, text, approved=bool(form.approved.data))
-    except signing.ImportProblem as exc:
-        db.session.rollback()
+        text = spreadsheets.decode_csv(form.file.data.read())
+        with writing():
+            count = spreadsheets.import_csv(letter, text, approved=bool(form.approved.data))
+    except ImportProblem as exc:
         flash("Nothing was imported: " + "; ".join(exc.problems[:10]), "error")
         return _back_to_list(letter)
-    db.session.commit()
     flash(f"Imported {count} signatories.", "success")
     return redirect(url_for("admin.signatures", slug=letter.slug,
                             status="approved" if form.approved.data else "pending"), code=303)
@@ -238,9 +220,10 @@ def import_signatures(slug: str) -> ResponseReturnValue:
 @bp.get("/letters/<slug>/signatures.csv")
 def export_csv(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
-    rows = signing.export_rows(letter, private=True)
+    rows = listing.stream(letter, private=True)
     return Response(
-        stream_with_context(signing.csv_lines(rows, private=True)), mimetype="text/csv",
+        stream_with_context(spreadsheets.csv_lines(rows, spreadsheets.PRIVATE_FIELDS)),
+        mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{letter.slug}-contacts.csv"'},
     )
 
@@ -258,37 +241,13 @@ def outbox_page() -> str:
 def outbox_retry() -> ResponseReturnValue:
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     if ActionForm().validate_on_submit():
-        count = outbox.retry(ids)
-        db.session.commit()
+        with writing():
+            count = outbox.retry(ids)
         flash(f"{count} message(s) queued again.", "success")
     return redirect(url_for("admin.outbox_page"), code=303)
 
 
 # ------------------------------------------------------------ the signed letter: PDF and delivery
-
-
-class LetterheadForm(FlaskForm):
-    coalition_name = StringField("Coalition name on the letterhead",
-                                 validators=[Optional(), Length(max=200)])
-    logo = FileField("Logo on the letterhead (PNG or JPEG, at most 2 MB)",
-                     validators=[FileAllowed(["png", "jpg", "jpeg"], "A PNG or JPEG image.")])
-    remove_logo = BooleanField("Remove the logo")
-    closing = TextAreaField("Closing line", validators=[Optional(), Length(max=300)],
-                            description="Printed under the body, for example “Respectfully,”; "
-                                        "leave it empty if the body ends with one.")
-    delivery_emails = TextAreaField("Recipients’ email addresses",
-                                    description="One a line; they get the final PDF if the box "
-                                                "below is ticked.")
-    deliver_by_email = BooleanField("Email the final PDF to these addresses on delivery")
-    save = SubmitField("Save")
-
-
-class DeliverForm(FlaskForm):
-    notify = BooleanField("Tell the signatories by email that the letter was delivered",
-                          default=True)
-    confirm = BooleanField("I have checked the PDF: close the letter and deliver it",
-                           validators=[DataRequired("Tick this box to confirm.")])
-    submit = SubmitField("Close and deliver")
 
 
 @bp.get("/letters/<slug>/letter.pdf")
@@ -324,25 +283,25 @@ def deliver_page(slug: str) -> ResponseReturnValue:
     if record is None and form.validate_on_submit():
         try:
             logo = form.logo.data.read() if form.logo.data else None
-            delivery.set_letterhead(letter, form.coalition_name.data or "", form.closing.data or "",
-                                    logo, remove_logo=bool(form.remove_logo.data))
-            delivery.set_recipients(letter, form.delivery_emails.data or "",
-                                    bool(form.deliver_by_email.data))
+            with writing():
+                delivery.set_letterhead(letter, form.coalition_name.data or "",
+                                        form.closing.data or "", logo,
+                                        remove_logo=bool(form.remove_logo.data))
+                delivery.set_recipients(letter, form.delivery_emails.data or "",
+                                        bool(form.deliver_by_email.data))
         except UploadRejected as exc:
             form.logo.errors = [str(exc)]
-        except delivery.DeliveryError as exc:
+        except DeliveryError as exc:
             form.delivery_emails.errors = [str(exc)]
         else:
-            db.session.commit()
             flash("Saved. Download the PDF to see it.", "success")
             return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-        db.session.rollback()
         letter = letter_or_404(slug)
     status = 422 if request.method == "POST" else 200
     return render_template(
         "admin/deliver.html", letter=letter, record=record, form=form, close=DeliverForm(),
-        counts=signing.status_counts(letter),
-        addendum=delivery.addendum_count(letter, record) if record else 0,
+        counts=moderation.status_counts(letter),
+        addendum=delivery.addendum_count(letter, record.id) if record else 0,
     ), status
 
 
@@ -354,14 +313,15 @@ def close_and_deliver(slug: str) -> ResponseReturnValue:
         flash("Tick the box to confirm that you have checked the PDF.", "error")
         return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
     try:
-        record = delivery.deliver(letter, organizer_id=current_user.id,
-                                  notify_signatories=bool(form.notify.data))
-    except (delivery.DeliveryError, PdfUnavailable) as exc:
-        db.session.rollback()
+        prepared = delivery.prepare(letter)  # the PDF is rendered before the writing unit
+        with writing():
+            record = delivery.close_and_deliver(letter, prepared, organizer_id=current_user.id,
+                                                notify_signatories=bool(form.notify.data))
+            count = record.signatory_count
+    except (DeliveryError, PdfUnavailable) as exc:
         flash(f"Nothing was delivered: {exc}", "error")
         return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-    db.session.commit()
-    flash(f"Closed and delivered with {record.signatory_count} signatories.", "success")
+    flash(f"Closed and delivered with {count} signatories.", "success")
     return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
 
 
@@ -375,9 +335,3 @@ def delivery_package(slug: str) -> ResponseReturnValue:
     return Response(delivery.package(letter, record), mimetype="application/zip",
                     headers={"Content-Disposition":
                              f'attachment; filename="{letter.slug}-delivered.zip"'})
-
-
-@bp.app_template_global("delivery_summary")
-def delivery_summary(letter: Letter) -> delivery.Summary | None:
-    """For the public letter page: when and with how many signatories the letter was delivered."""
-    return delivery.summary(letter)

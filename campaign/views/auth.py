@@ -8,14 +8,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
-from ..extensions import db, login
+from ..database import writing
+from ..errors import LoginThrottled
 from ..forms import ActionForm, LoginForm
 
 bp = Blueprint("auth", __name__)
-
-login.login_view = "auth.login_page"
-login.login_message = "Please log in to see that page."
-login.login_message_category = "info"
 
 
 def safe_next(target: str | None) -> str | None:
@@ -39,15 +36,17 @@ def login_page() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        try:
-            organizer = accounts.authenticate(form.email.data or "", form.password.data or "",
-                                              ip=request.remote_addr)
-        except accounts.LoginThrottled as exc:
-            organizer, error = None, str(exc)
+        organizer = None
+        try:  # the password is hashed before the writing unit, which only keeps the outcome
+            attempt = accounts.check_login(form.email.data or "", form.password.data or "",
+                                           ip=request.remote_addr)
+        except LoginThrottled as exc:
+            error = str(exc)
         else:
+            with writing():
+                organizer = accounts.record_login(attempt)
             if organizer is None:
                 error = "That email and password do not match an organizer account."
-        db.session.commit()  # keeps the failure count
         if organizer is not None:
             login_user(organizer)
             target = safe_next(request.args.get("next")) or url_for("admin.letters_page")

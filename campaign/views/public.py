@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -17,15 +15,18 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from sqlalchemy import text
 
-from .. import database, delivery, letters, listing, render, signing
+from .. import delivery, letters, listing, markup, pagecache, signing, spreadsheets, tokens
+from ..database import writing
+from ..errors import BadToken, LetterNotOpen, PdfUnavailable, SigningError
 from ..extensions import db
 from ..forms import ConfirmForm, ResendForm, SignForm
-from ..markup import markdown_to_html
+from ..links import external_url
 from ..models import Letter, Signature
-from ..render import grouped
-from ..signing import BadToken, LetterNotOpen, SignerInput, SigningError
+from ..pdf.html import grouped
+from ..signing import SignerInput
 
 bp = Blueprint("public", __name__)
 PAGE_SIZE = 200
@@ -57,36 +58,44 @@ def healthz() -> tuple[dict[str, str], int]:
 
 @bp.route("/letters/<slug>", methods=["GET", "POST"])
 def letter(slug: str) -> ResponseReturnValue:
-    if request.method == "POST":
-        database.read_first()  # the form is checked before the write lock is taken
     letter = public_letter(slug)
     form = SignForm()
     problem = None
     if request.method == "POST":
         if not letter.accepts_signatures():
             problem = signing.closed_message(letter)
-        elif form.validate_on_submit():
-            data = _signer_input(form)
-            database.write_next()
+        elif form.validate_on_submit():  # the letter is read and the form checked before
+            data = _signer_input(form)    # the writing unit: it holds the write lock briefly
             try:
-                outcome = signing.sign(letter, data, ip=request.remote_addr,
-                                       honeypot=bool(form.leave_empty.data))
+                with writing():
+                    outcome = signing.sign(letter, data, ip=request.remote_addr,
+                                           honeypot=bool(form.leave_empty.data))
+                    email = outcome.signature.email
             except LetterNotOpen as exc:
                 problem = str(exc)
             except SigningError as exc:
                 form.email.errors = [str(exc)]
             else:
-                # read before the commit expires them: reading after it would begin another
-                # transaction, which on SQLite takes the write lock again
-                email, next_page = outcome.signature.email, url_for("public.check_email",
-                                                                    slug=letter.slug)
-                db.session.commit()
                 session["signed_email"] = email
-                return redirect(next_page, code=303)
+                return redirect(url_for("public.check_email", slug=letter.slug), code=303)
     return render_template(
-        "public/letter.html", letter=letter, body=markdown_to_html(letter.body), form=form,
-        count=listing.count(letter), problem=problem,
+        "public/letter.html", letter=letter, body=markup.stored(letter.body_html), form=form,
+        sign_form=_sign_form(letter, form), count=listing.count(letter), problem=problem,
+        delivered=delivery.summary(letter),
     ), (422 if request.method == "POST" else 200)
+
+
+def _sign_form(letter: Letter, form: SignForm) -> Markup:
+    """The sign form's HTML: blank, it is the same for every visitor but the CSRF token, and is
+    kept (pagecache.py); sent back with errors, it is this visitor's own."""
+
+    def make() -> str:
+        return render_template("public/_sign_form.html", letter=letter, form=form)
+
+    if form.is_submitted():
+        return Markup(make())  # noqa: S704 - a template's output, escaped by Jinja
+    token = form.csrf_token.current_token
+    return Markup(pagecache.form(("sign", letter.slug), token, make))  # noqa: S704 - as above
 
 
 def _signer_input(form: SignForm) -> SignerInput:
@@ -111,8 +120,8 @@ def resend(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
     form = ResendForm()
     if form.validate_on_submit():
-        signing.resend(letter, form.email.data or "")
-        db.session.commit()
+        with writing():
+            signing.resend(letter, form.email.data or "")
         session["signed_email"] = form.email.data
         return redirect(url_for("public.check_email", slug=letter.slug), code=303)
     status = 422 if request.method == "POST" else 200
@@ -122,7 +131,7 @@ def resend(slug: str) -> ResponseReturnValue:
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> str | tuple[str, int]:
     try:
-        signature = signing.signature_for_token(token)
+        signature = tokens.signature_for_token(token)
     except BadToken as exc:
         letter = None
         if exc.signature_id is not None:
@@ -137,11 +146,11 @@ def confirm(token: str) -> str | tuple[str, int]:
                                already=True)
     if request.method == "POST" and form.validate_on_submit():
         try:
-            signing.confirm(signature)
+            with writing():
+                signing.confirm(signature)
         except LetterNotOpen as exc:
             return render_template("public/bad_link.html", message=str(exc), letter=None,
                                    form=None), 409
-        db.session.commit()
         return render_template("public/confirmed.html", letter=letter, signature=signature,
                                already=False)
     return render_template("public/confirm.html", letter=letter, signature=signature, form=form)
@@ -152,25 +161,47 @@ def confirm(token: str) -> str | tuple[str, int]:
 
 @bp.get("/letters/<slug>/signers")
 def signers(slug: str) -> str:
+    """The public list, PAGE_SIZE a page. A page of the whole list is kept per process until
+    the list or the letter changes (pagecache.py); a search is looked up each time."""
     letter = public_letter(slug)
     search = request.args.get("q", "")[:100].strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    total = listing.count(letter, search)
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(page, pages)
-    rows = listing.page(letter, search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    if search:
+        total = listing.search_count(letter, search)
+        more = total > listing.SEARCH_COUNT_LIMIT  # a search counts up to the limit, and one more
+        total = min(total, listing.SEARCH_COUNT_LIMIT)
+        page = min(page, _pages(total, PAGE_SIZE))
+        offset = (page - 1) * PAGE_SIZE  # the pages end with the counted matches
+        rows = listing.page(letter, search, offset=offset, limit=min(PAGE_SIZE, total - offset))
+        return _signers_page(letter, rows, total, page, search, more)
+    listed = listing.state(letter)
+    page = min(page, _pages(listed.total, PAGE_SIZE))
+
+    def make() -> str:
+        rows = listing.page(letter, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                            counts=listed.counts)
+        return _signers_page(letter, rows, listed.total, page)
+
+    return pagecache.page(("signers", letter.id, letter.updated_at, listed.revision, page), make)
+
+
+def _pages(total: int, size: int) -> int:
+    return max((total + size - 1) // size, 1)
+
+
+def _signers_page(letter: Letter, rows: list[listing.Listed], total: int, page: int,
+                  search: str = "", more: bool = False) -> str:
     return render_template(
-        "public/signers.html", letter=letter, groups=grouped(rows), total=total,
-        search=search, page=page, pages=pages,
-    )
+        "public/signers.html", letter=letter, groups=grouped(rows), total=total, search=search,
+        page=page, pages=_pages(total, PAGE_SIZE), more=more)
 
 
 @bp.get("/letters/<slug>/signers.csv")
 def signers_csv(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
     return Response(
-        stream_with_context(signing.csv_lines(signing.export_rows(letter),
-                                              columns=signing.public_fields(letter))),
+        stream_with_context(spreadsheets.csv_lines(listing.stream(letter),
+                                                   spreadsheets.public_fields(letter))),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{letter.slug}-signatories.csv"'},
     )
@@ -179,24 +210,29 @@ def signers_csv(slug: str) -> ResponseReturnValue:
 @bp.get("/letters/<slug>/signers.json")
 def signers_json(slug: str) -> ResponseReturnValue:
     """The list as JSON, JSON_PAGE_SIZE signatories a page. "count" is always the whole list's;
-    a list longer than a page adds "page", "pages" and "next" (the next page's address, or
-    null on the last), so a list of one page reads exactly as before pages existed."""
+    a list longer than a page adds "page", "pages" and "next" (the next page's address under
+    CAMPAIGN_BASE_URL, or null on the last), so a list of one page reads exactly as before
+    pages existed. Kept per process until the list or the letter changes."""
     letter = public_letter(slug)
-    total = listing.count(letter)
-    pages = max((total + JSON_PAGE_SIZE - 1) // JSON_PAGE_SIZE, 1)
+    listed = listing.state(letter)
+    pages = _pages(listed.total, JSON_PAGE_SIZE)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE)
-    payload: dict[str, object] = {
-        "letter": letter.slug, "title": letter.title, "count": total,
-        "signatories": [signing.public_row(s, contact=letter.show_contact_names)  # type: ignore[arg-type]
-                        for s in rows]}
-    if pages > 1:
-        payload.update(page=page, pages=pages, next=url_for(
-            "public.signers_json", slug=letter.slug, page=page + 1, _external=True)
-            if page < pages else None)
-    body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, never a tag
-    body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Response(body, mimetype="application/json")
+
+    def make() -> str:
+        rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE,
+                            counts=listed.counts)
+        payload: dict[str, object] = {
+            "letter": letter.slug, "title": letter.title, "count": listed.total,
+            "signatories": [spreadsheets.public_row(row, contact=letter.show_contact_names)
+                            for row in rows]}
+        if pages > 1:
+            payload.update(page=page, pages=pages, next=external_url(
+                "public.signers_json", slug=letter.slug, page=page + 1) if page < pages else None)
+        body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, no tag
+        return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    key = ("signers.json", letter.id, letter.updated_at, listed.revision, page, JSON_PAGE_SIZE)
+    return Response(pagecache.PAGES.get(key, make), mimetype="application/json")
 
 
 @bp.get("/letters/<slug>/addendum.pdf", defaults={"part": "addendum"})
@@ -207,7 +243,7 @@ def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     letter = public_letter(slug)
     try:
         pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
-    except render.PdfUnavailable as exc:
+    except PdfUnavailable as exc:
         return render_template("error.html", code=503, title="The PDF is not ready",
                                message=f"{str(exc).capitalize()}. Try again in a minute."), \
             503, {"Retry-After": "60"}
@@ -219,18 +255,3 @@ def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     response.set_etag(pdf.etag)
     response.cache_control.no_cache = True
     return response.make_conditional(request)
-
-
-@bp.app_template_filter("local_time")
-def local_time(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    zone = current_app.config["TZ"]
-    return moment.astimezone(zone).strftime("%B %-d, %Y, %-I:%M %p %Z")
-
-
-@bp.app_template_filter("local_date")
-def local_date(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(current_app.config["TZ"]).strftime("%B %-d, %Y")

@@ -1,6 +1,6 @@
 """HTML -> PDF through WeasyPrint with a locked URL fetcher: the one place that touches WeasyPrint.
 
-Run as a script it is the child process that render.py starts for each PDF (a JSON request on
+Run as a script it is the child process that child.py starts for each PDF (a JSON request on
 standard input, the PDF on standard output), so that WeasyPrint's memory goes back to the system
 when the child ends. It imports nothing from the app, so that the child starts quickly.
 """

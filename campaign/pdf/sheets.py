@@ -16,7 +16,10 @@ import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..listing import Listed
 
 # Measures in CSS px (1pt = 4/3 px), as WeasyPrint lays out static/pdf.css on letter paper.
 PAGE_HEIGHT = 878.36  # 11in less 2.2cm and 2.5cm of margins
@@ -29,19 +32,6 @@ HEADING = 35.1  # .group h3 with its margins
 LIST_HEADING = 49.7  # .signatories margin-top and its h2, on the first sheet
 FONT_PX = 9.2 * 4 / 3
 FONTS = {"name": "DejaVuSerif-Bold.ttf", "text": "DejaVuSerif.ttf"}
-
-
-class Listed(Protocol):
-    """What the PDF shows of a signatory (a Signature, or a row read without the ORM)."""
-
-    @property
-    def shown_name(self) -> str: ...
-    @property
-    def place(self) -> str: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def contact_name(self) -> str: ...
 
 
 @dataclass

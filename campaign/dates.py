@@ -1,0 +1,77 @@
+"""Dates as people type and read them, in the campaign's time zone (CAMPAIGN_TIMEZONE): the
+deadline a letter file or the form gives, and the template filters that show a moment."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+from flask import Flask, current_app
+
+from .errors import LetterError
+
+
+def init_app(app: Flask) -> None:
+    """The filters every template (pages, emails, the PDF) may use."""
+    app.add_template_filter(local_time)
+    app.add_template_filter(local_date)
+
+
+def local(moment: datetime) -> datetime:
+    """`moment` in the campaign's time zone; in UTC where that zone's offset would take it past
+    the calendar's ends (a deadline stored as 9999-12-31 23:00 UTC, seen from Tokyo)."""
+    try:
+        return moment.astimezone(current_app.config["TZ"])
+    except OverflowError:
+        return moment.astimezone(UTC)
+
+
+def local_date(moment: datetime | None) -> str:
+    """"June 30, 2026"."""
+    if moment is None:
+        return ""
+    day = local(moment)
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def local_time(moment: datetime | None) -> str:
+    """"June 30, 2026, 5:00 PM EDT"."""
+    if moment is None:
+        return ""
+    return local(moment).strftime("%B %-d, %Y, %-I:%M %p %Z")
+
+
+def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
+    """ISO 8601 date or date-time; without a zone it is read in `zone`; a date alone means the end
+    of that day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.max)
+    else:
+        text = str(value).strip()
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                moment = datetime.combine(date.fromisoformat(text), time.max)
+            else:
+                moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            raise LetterError(
+                f"deadline {text!r} is not an ISO 8601 date (2026-06-30) or date-time"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def deadline_text(deadline: datetime | None) -> str:
+    """A deadline as the form shows it: a date alone when it is the end of that day, so that
+    saving the form again keeps it."""
+    if deadline is None:
+        return ""
+    moment = local(deadline)
+    if moment.time() == time.max:
+        return moment.date().isoformat()
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")

@@ -1,0 +1,84 @@
+"""Every error a person can cause (a signer, an organizer, someone at the command line), under
+one base class; each message is written for that person and shown as it is."""
+from __future__ import annotations
+
+
+class CampaignError(Exception):
+    """Base of the errors whose message is for people: views show it, commands print it."""
+
+
+# ------------------------------------------------------------------ letters
+
+
+class LetterError(CampaignError, ValueError):
+    """A letter file or form value that cannot be used; the message names the problem."""
+
+
+class SlugTaken(LetterError):
+    """Another letter has this address already."""
+
+
+# ------------------------------------------------------------------ signing and moderation
+
+
+class SigningError(CampaignError):
+    """What a signer sent cannot be used (an address that is not one, say)."""
+
+
+class LetterNotOpen(SigningError):
+    """The letter takes no signatures (a draft, closed, or past its deadline)."""
+
+
+class BadToken(SigningError):
+    """A confirmation link that cannot be used: expired, cut off or changed."""
+
+    def __init__(self, message: str, signature_id: int | None = None) -> None:
+        super().__init__(message)
+        self.signature_id = signature_id
+
+
+class ImportProblem(SigningError):
+    """A spreadsheet that cannot be imported; every problem is named by its line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__("; ".join(problems[:5]) + more)
+        self.problems = problems
+
+
+# ------------------------------------------------------------------ organizers
+
+
+class AccountError(CampaignError, ValueError):
+    """An organizer account cannot be created or used as asked."""
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins: the message says how long to wait."""
+
+
+# ------------------------------------------------------------------ the signed letter
+
+
+class DeliveryError(CampaignError):
+    """Why a letter cannot be delivered or set up as asked."""
+
+
+class AlreadyDelivered(DeliveryError):
+    pass
+
+
+class ListChanged(DeliveryError):
+    """The list changed while the letter's PDF was being made for delivery."""
+
+
+class PdfUnavailable(CampaignError):
+    """The PDF cannot be made right now (too slow, or the renderer failed); the message says why."""
+
+
+class PartsDidNotFit(PdfUnavailable):
+    """A part of a long list's PDF did not come out with the pages planned for it."""
+
+
+class UploadRejected(CampaignError, ValueError):
+    """An uploaded file is not an image the PDF can use."""

@@ -1,0 +1,132 @@
+"""Moderation: what organizers decide about signatures (approve, reject, rename, release held
+ones), the flags that tell them what to look at, and the counts of their queues."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+
+from . import listing, signing
+from .database import changed
+from .extensions import db
+from .models import SIGNATURE_STATUSES, Letter, Signature, utcnow
+from .text import clean_text, sort_key
+
+FREE_MAIL = {
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
+    "msn.com", "aol.com", "icloud.com", "me.com", "proton.me", "protonmail.com", "gmx.com",
+    "mail.com", "yandex.com", "zoho.com", "comcast.net", "att.net", "verizon.net",
+}
+# Second-level labels under which a country's registrable names sit: example.org.uk, example.com.au
+SECOND_LEVEL = {"ac", "co", "com", "edu", "gob", "gov", "gv", "ne", "net", "or", "org"}
+
+
+def decide(letter: Letter, ids: Iterable[int], approve: bool) -> int:
+    """Approve or reject confirmed signatures of this letter; returns how many changed."""
+    target = "approved" if approve else "rejected"
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
+               Signature.status.in_(("pending", "approved", "rejected")),
+               Signature.status != target)
+        .values(status=target, decided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire_all()
+    return changed(result)
+
+
+def release(letter: Letter, ids: Iterable[int]) -> int:
+    """Let held submissions go on: they get their verification email now."""
+    held = db.session.scalars(
+        select(Signature).where(Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
+                                Signature.held.is_(True))
+    ).all()
+    for signature in held:
+        signature.held = False
+        if signature.status == "unconfirmed":
+            signing.send_confirmation(signature)
+    return len(held)
+
+
+def rename(signature: Signature, display_name: str) -> None:
+    """Set how the organization's name is shown; blank goes back to what was submitted."""
+    shown = clean_text(display_name)
+    signature.display_name = shown if shown and shown != signature.organization else None
+    signature.sort_key = sort_key(signature.shown_name)
+
+
+# ------------------------------------------------------------------ what to look at
+
+
+def flags(signature: Signature, same_org_count: int) -> list[str]:
+    """What an organizer should look at before approving."""
+    found = []
+    if same_org_count > 1:
+        found.append("same organization signed more than once")
+    domain = (signature.email or "").rpartition("@")[2]
+    if domain in FREE_MAIL:
+        found.append("free-mail address")
+    elif domain and signature.website:
+        site = re.sub(r"^[a-z]+://", "", signature.website.lower()).split("/")[0].split(":")[0]
+        if site and _base_domain(site) != _base_domain(domain):
+            found.append("email domain differs from the website's")
+    if signature.held:
+        found.append("held: over the rate limit or caught by the spam trap")
+    return found
+
+
+def _base_domain(host: str) -> str:
+    """The registrable part of a host name, near enough: sunrise.org.uk, example.org."""
+    parts = host.removeprefix("www.").split(".")
+    keep = 3 if len(parts) > 2 and len(parts[-1]) == 2 and parts[-2] in SECOND_LEVEL else 2
+    return ".".join(parts[-keep:])
+
+
+def org_counts(letter: Letter, keys: Iterable[str]) -> dict[str, int]:
+    """How many signatures not rejected each of these organization keys has on the letter."""
+    rows = db.session.execute(
+        select(Signature.org_key, func.count())
+        .where(Signature.letter_id == letter.id, Signature.status != "rejected",
+               Signature.org_key.in_(set(keys)))
+        .group_by(Signature.org_key)
+    ).all()
+    return {key: int(n) for key, n in rows}
+
+
+# ------------------------------------------------------------------ the queues
+
+
+def status_counts(letter: Letter) -> dict[str, int]:
+    """How many signatures of the letter are in each state; held ones counted apart."""
+    rows = db.session.execute(
+        select(Signature.status, Signature.held, func.count())
+        .where(Signature.letter_id == letter.id)
+        .group_by(Signature.status, Signature.held)
+    ).all()
+    counts = {status: 0 for status in (*SIGNATURE_STATUSES, "held")}
+    for status, held, n in rows:
+        counts["held" if held else status] += int(n)
+    return counts
+
+
+def version_counts(letter: Letter) -> dict[int | None, int]:
+    """How many signatures were made on each version of the letter's text."""
+    rows = db.session.execute(
+        select(Signature.version_id, func.count())
+        .where(Signature.letter_id == letter.id).group_by(Signature.version_id)
+    ).all()
+    return {vid: int(n) for vid, n in rows}
+
+
+def queue(letter: Letter, tab: str, limit: int = 500) -> list[Signature]:
+    """Signatures on one moderation tab, oldest first for the queues, in list order elsewhere."""
+    query = select(Signature).where(Signature.letter_id == letter.id)
+    if tab == "held":
+        query = query.where(Signature.held.is_(True))
+    else:
+        query = query.where(Signature.status == tab, Signature.held.is_(False))
+    order = (Signature.created_at, Signature.id) if tab in ("pending", "unconfirmed", "held") \
+        else listing.ORDER
+    return list(db.session.scalars(query.order_by(*order).limit(limit)))

@@ -1,0 +1,76 @@
+"""Text as Campaign keeps it: clean-up of what people type, sort and duplicate keys of names,
+email addresses, countries and places; one copy of each rule."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import SigningError
+
+ORG_FILLER = {"inc", "llc", "the", "of", "and", "corp", "ltd"}
+
+
+def clean_text(value: str | None, limit: int = 300) -> str:
+    """Without control or invisible formatting characters, whitespace collapsed, cut at `limit`."""
+    if not value:
+        return ""
+    kept = "".join(c for c in str(value) if unicodedata.category(c)[0] != "C" or c in "\t\n")
+    return " ".join(kept.split())[:limit]
+
+
+def storable(text: str) -> str:
+    """Text without the control characters a database cannot or should not keep (NUL among
+    them); line breaks and tabs stay."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
+def one_line(text: str) -> str:
+    """Every run of whitespace (line breaks included) collapsed, so no text can add a header."""
+    return " ".join(str(text).split())
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def sort_key(name: str) -> str:
+    """Sort by name ignoring a leading 'The', case and accents."""
+    folded = " ".join(_fold(name).split())
+    return re.sub(r"^the\s+", "", folded)[:300]
+
+
+def org_key(name: str) -> str:
+    """A name reduced so that spelling variants of one organization meet."""
+    folded = re.sub(r"[^\w\s]", " ", sort_key(name))
+    words = [w for w in folded.split() if w not in ORG_FILLER]
+    return " ".join(words)[:300]
+
+
+def normalize_email(raw: str) -> str:
+    """A checked address in lower case. Letters outside ASCII before the @ are refused: they need
+    SMTPUTF8, which mail servers often lack (an internationalized domain is fine)."""
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise SigningError(str(exc)) from None
+    return info.normalized.lower()
+
+
+def country_name(raw: str) -> str:
+    """A country's common name when `raw` names one (a code or a name), else `raw` cleaned."""
+    raw = clean_text(raw, 120)
+    if not raw:
+        return ""
+    try:
+        return pycountry.countries.lookup(raw).name
+    except LookupError:
+        return raw
+
+
+def place(city: str, region: str) -> str:
+    """Where a signatory is, as the list and the PDF show it: "Tucson, AZ"."""
+    return ", ".join(part for part in (city, region) if part)
