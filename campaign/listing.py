@@ -13,14 +13,16 @@ scopes a page spans, so that it reads one range of the listing index per scope.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, case, func, literal, select, union_all
 
 from . import text
 from .extensions import db
-from .models import SCOPES, Letter, ListedCount, Signature
+from .letters import SLUG_RE
+from .models import SCOPES, Letter, ListedCount, Signature, takes_signatures
 
 SEARCH_COUNT_LIMIT = 1000  # a search counts its matches up to this many, then says "more than"
 
@@ -98,13 +100,46 @@ class ListState(NamedTuple):
         return sum(self.counts.values())
 
 
+class Stamp(NamedTuple):
+    """What a public page needs to know of its letter before it can answer from what it kept."""
+
+    id: int
+    status: str
+    deadline: datetime | None
+    updated_at: datetime
+
+    def accepts_signatures(self) -> bool:
+        return takes_signatures(self.status, self.deadline)
+
+
+# The letter and its kept counts in one query: a public page that kept its answer needs no more.
+STAMPED = (select(Letter.id, Letter.status, Letter.deadline, Letter.updated_at,
+                  ListedCount.scope, ListedCount.listed, ListedCount.revision)
+           .outerjoin(ListedCount, ListedCount.letter_id == Letter.id)
+           .where(Letter.slug == bindparam("slug")))
 STATE = select(ListedCount.scope, ListedCount.listed, ListedCount.revision) \
     .where(ListedCount.letter_id == bindparam("letter_id"))
 
 
+def stamped(slug: str) -> tuple[Stamp, ListState] | None:
+    """The public letter at `slug` (None for a draft or no letter) and its list's state."""
+    if not SLUG_RE.match(slug):
+        return None
+    rows = db.session.execute(STAMPED, {"slug": slug}).all()
+    if not rows or rows[0].status == "draft":
+        return None
+    first = rows[0]
+    stamp = Stamp(first.id, first.status, first.deadline, first.updated_at)
+    return stamp, _state([(row.scope, row.listed, row.revision) for row in rows if row.scope])
+
+
 def state(letter: Letter) -> ListState:
     """The kept counts and revisions of the letter's list: one query of a few rows."""
-    rows = db.session.execute(STATE, {"letter_id": letter.id}).all()
+    return _state(db.session.execute(STATE, {"letter_id": letter.id}).all())
+
+
+def _state(rows: Iterable[tuple[str, int, int]]) -> ListState:
+    rows = list(rows)
     listed = {scope: int(n) for scope, n, _ in rows if n}
     return ListState({scope: listed[scope] for scope in SCOPES if scope in listed},
                      tuple(sorted((scope, int(revision)) for scope, _, revision in rows)))

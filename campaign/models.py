@@ -109,10 +109,10 @@ class Letter(Model):
         return text_hash(self.title, self.recipient, self.body)
 
     def is_past_deadline(self, now: datetime | None = None) -> bool:
-        return self.deadline is not None and (now or utcnow()) > self.deadline
+        return past(self.deadline, now)
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
-        return self.status == "open" and not self.is_past_deadline(now)
+        return takes_signatures(self.status, self.deadline, now)
 
     def is_public(self) -> bool:
         return self.status != "draft"
@@ -131,6 +131,15 @@ class Letter(Model):
         """The delivery addresses, one per line or separated by commas, blanks dropped."""
         return [a for a in (part.strip() for part in
                             self.delivery_emails.replace(",", "\n").splitlines()) if a]
+
+
+def past(deadline: datetime | None, now: datetime | None = None) -> bool:
+    return deadline is not None and (now or utcnow()) > deadline
+
+
+def takes_signatures(status: str, deadline: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a letter in this status, with this deadline, takes signatures now."""
+    return status == "open" and not past(deadline, now)
 
 
 def text_hash(title: str, recipient: str, body: str) -> str:

@@ -1,12 +1,12 @@
-"""Public pages and parts of pages kept in each process, under a key of everything they show.
+"""Public pages kept in each process, under a key of everything they show.
 
-The public list, its JSON and a blank sign form are the same for every anonymous visitor until
-what they show changes; each process keeps the last ones it made (a few megabytes at most) and
-answers from them. A key names everything the output depends on, so a kept page is never stale:
-the list's key holds the letter's last change and the revision of each scope of its list, which
-the database's triggers bump in the same transaction as any change of a listed signature
-(listing.state). Nothing else is kept: a page for an organizer, or with a message to show, is
-made each time.
+The public list, its JSON and the letter page with a blank sign form are the same for every
+anonymous visitor (but for the form's CSRF token) until what they show changes; each process
+keeps the last ones it made (a few megabytes at most) and answers from them. A key names
+everything the output depends on, so a kept page is never stale: the list's key holds the
+letter's last change and the revision of each scope of its list, which the database's triggers
+bump in the same transaction as any change of a listed signature (listing.state). Nothing else
+is kept: a page for an organizer, or with a message to show, is made each time.
 """
 from __future__ import annotations
 
@@ -46,7 +46,6 @@ class Kept:
 
 
 PAGES = Kept(256)
-FORMS = Kept(64)
 
 
 def shared_page() -> bool:
@@ -60,11 +59,13 @@ def page(key: Hashable, make: Callable[[], str]) -> str:
     return PAGES.get(key, make) if shared_page() else make()
 
 
-def form(key: Hashable, token: str, make: Callable[[], str]) -> str:
-    """A blank form under `key` with this visitor's CSRF token `token` in it. make() writes the
-    form with the token too; it is kept with a placeholder in the token's place."""
+def page_with_token(key: Hashable, token: str, make: Callable[[], str]) -> str:
+    """The page under `key` with this visitor's CSRF token `token` in it. make() writes the page
+    with the token too; it is kept with a placeholder in the token's place."""
+    if not shared_page():
+        return make()
 
     def kept() -> str:
         return make().replace(token, PLACEHOLDER)
 
-    return FORMS.get(key, kept).replace(PLACEHOLDER, token)
+    return PAGES.get(key, kept).replace(PLACEHOLDER, token)

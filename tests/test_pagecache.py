@@ -20,10 +20,8 @@ LIST = LETTER + "/signers"
 def empty_cache():
     """Each test starts with nothing kept (the cache is per process, and tests share one)."""
     pagecache.PAGES.clear()
-    pagecache.FORMS.clear()
     yield
     pagecache.PAGES.clear()
-    pagecache.FORMS.clear()
 
 
 @pytest.fixture
@@ -77,11 +75,11 @@ def test_an_organizer_never_gets_the_anonymous_page_nor_leaves_theirs(admin, new
     assert "Log out" not in visitor.get(LIST).get_data(as_text=True)
 
 
-def test_each_visitor_gets_the_kept_form_with_their_own_token(new_client, letter):
+def test_each_visitor_gets_the_kept_page_with_their_own_token(new_client, letter):
     first, second = new_client(), new_client()
     one, two = (token_of(b.get(LETTER).get_data(as_text=True)) for b in (first, second))
     assert one != two
-    assert len(pagecache.FORMS._items) == 1  # the form itself was written once
+    assert len(pagecache.PAGES._items) == 1  # the page itself was written once
     assert pagecache.PLACEHOLDER not in first.get(LETTER).get_data(as_text=True)
     response = submit(second, LETTER, SIGNER, "Sign")
     assert response.status_code == 303

@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 
 from .. import delivery, letters, listing, markup, pagecache, signing, spreadsheets, tokens
@@ -56,46 +56,54 @@ def healthz() -> tuple[dict[str, str], int]:
     return {"status": "ok"}, 200
 
 
+def stamped(slug: str) -> tuple[listing.Stamp, listing.ListState]:
+    """The public letter's stamp and its list's state (one query), or 404."""
+    found = listing.stamped(slug)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.route("/letters/<slug>", methods=["GET", "POST"])
 def letter(slug: str) -> ResponseReturnValue:
+    if request.method == "GET":
+        return _first_view(slug)
     letter = public_letter(slug)
     form = SignForm()
     problem = None
-    if request.method == "POST":
-        if not letter.accepts_signatures():
-            problem = signing.closed_message(letter)
-        elif form.validate_on_submit():  # the letter is read and the form checked before
-            data = _signer_input(form)    # the writing unit: it holds the write lock briefly
-            try:
-                with writing():
-                    outcome = signing.sign(letter, data, ip=request.remote_addr,
-                                           honeypot=bool(form.leave_empty.data))
-                    email = outcome.signature.email
-            except LetterNotOpen as exc:
-                problem = str(exc)
-            except SigningError as exc:
-                form.email.errors = [str(exc)]
-            else:
-                session["signed_email"] = email
-                return redirect(url_for("public.check_email", slug=letter.slug), code=303)
+    if not letter.accepts_signatures():
+        problem = signing.closed_message(letter)
+    elif form.validate_on_submit():  # the letter is read and the form checked before the
+        data = _signer_input(form)    # writing unit, which holds the write lock only briefly
+        try:
+            with writing():
+                outcome = signing.sign(letter, data, ip=request.remote_addr,
+                                       honeypot=bool(form.leave_empty.data))
+                email = outcome.signature.email
+        except LetterNotOpen as exc:
+            problem = str(exc)
+        except SigningError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            session["signed_email"] = email
+            return redirect(url_for("public.check_email", slug=letter.slug), code=303)
+    return _letter_page(letter, form, listing.count(letter), problem), 422
+
+
+def _first_view(slug: str) -> str:
+    """The letter with a blank sign form. For every anonymous visitor it is the same page but
+    for the CSRF token until the letter, its list, or whether it takes signatures changes
+    (the delivery it shows is the letter's change and the list's): kept (pagecache.py)."""
+    stamp, listed = stamped(slug)
+    key = ("letter", stamp.id, stamp.updated_at, listed.revision, stamp.accepts_signatures())
+    return pagecache.page_with_token(
+        key, generate_csrf(), lambda: _letter_page(public_letter(slug), SignForm(), listed.total))
+
+
+def _letter_page(letter: Letter, form: SignForm, count: int, problem: str | None = None) -> str:
     return render_template(
         "public/letter.html", letter=letter, body=markup.stored(letter.body_html), form=form,
-        sign_form=_sign_form(letter, form), count=listing.count(letter), problem=problem,
-        delivered=delivery.summary(letter),
-    ), (422 if request.method == "POST" else 200)
-
-
-def _sign_form(letter: Letter, form: SignForm) -> Markup:
-    """The sign form's HTML: blank, it is the same for every visitor but the CSRF token, and is
-    kept (pagecache.py); sent back with errors, it is this visitor's own."""
-
-    def make() -> str:
-        return render_template("public/_sign_form.html", letter=letter, form=form)
-
-    if form.is_submitted():
-        return Markup(make())  # noqa: S704 - a template's output, escaped by Jinja
-    token = form.csrf_token.current_token
-    return Markup(pagecache.form(("sign", letter.slug), token, make))  # noqa: S704 - as above
+        count=count, problem=problem, delivered=delivery.summary(letter))
 
 
 def _signer_input(form: SignForm) -> SignerInput:
@@ -163,26 +171,27 @@ def confirm(token: str) -> str | tuple[str, int]:
 def signers(slug: str) -> str:
     """The public list, PAGE_SIZE a page. A page of the whole list is kept per process until
     the list or the letter changes (pagecache.py); a search is looked up each time."""
-    letter = public_letter(slug)
     search = request.args.get("q", "")[:100].strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     if search:
+        letter = public_letter(slug)
         total = listing.search_count(letter, search)
         more = total > listing.SEARCH_COUNT_LIMIT  # a search counts up to the limit, and one more
         total = min(total, listing.SEARCH_COUNT_LIMIT)
         page = min(page, _pages(total, PAGE_SIZE))
-        offset = (page - 1) * PAGE_SIZE  # the pages end with the counted matches
+        offset = (page - 1) * PAGE_SIZE
         rows = listing.page(letter, search, offset=offset, limit=min(PAGE_SIZE, total - offset))
         return _signers_page(letter, rows, total, page, search, more)
-    listed = listing.state(letter)
+    stamp, listed = stamped(slug)
     page = min(page, _pages(listed.total, PAGE_SIZE))
 
     def make() -> str:
+        letter = public_letter(slug)
         rows = listing.page(letter, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
                             counts=listed.counts)
         return _signers_page(letter, rows, listed.total, page)
 
-    return pagecache.page(("signers", letter.id, letter.updated_at, listed.revision, page), make)
+    return pagecache.page(("signers", stamp.id, stamp.updated_at, listed.revision, page), make)
 
 
 def _pages(total: int, size: int) -> int:
@@ -213,12 +222,12 @@ def signers_json(slug: str) -> ResponseReturnValue:
     a list longer than a page adds "page", "pages" and "next" (the next page's address under
     CAMPAIGN_BASE_URL, or null on the last), so a list of one page reads exactly as before
     pages existed. Kept per process until the list or the letter changes."""
-    letter = public_letter(slug)
-    listed = listing.state(letter)
+    stamp, listed = stamped(slug)
     pages = _pages(listed.total, JSON_PAGE_SIZE)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
 
     def make() -> str:
+        letter = public_letter(slug)
         rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE,
                             counts=listed.counts)
         payload: dict[str, object] = {
@@ -231,7 +240,7 @@ def signers_json(slug: str) -> ResponseReturnValue:
         body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, no tag
         return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
-    key = ("signers.json", letter.id, letter.updated_at, listed.revision, page, JSON_PAGE_SIZE)
+    key = ("signers.json", stamp.id, stamp.updated_at, listed.revision, page, JSON_PAGE_SIZE)
     return Response(pagecache.PAGES.get(key, make), mimetype="application/json")
 
 
