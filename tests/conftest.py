@@ -268,12 +268,30 @@ def admin(client, organizer):  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ the durability figures
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's figures to the controller."""
+    import sys
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    figures = sys.modules.get("support_figures")
+    if workeroutput is not None and figures is not None:
+        workeroutput["figures"] = dict(figures.FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the pytest-xdist controller: add up what each worker counted."""
+    import support_figures
+
+    support_figures.FIGURES.update(getattr(node, "workeroutput", {}).get("figures", {}))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The figures counted by the hostile-input, fault and concurrency tests, when any ran."""
     import sys
 
     figures = sys.modules.get("support_figures")
-    if figures is not None:
+    if figures is not None and any(figures.FIGURES.values()):
         terminalreporter.section("durability figures")
         for line in figures.summary_lines():
             terminalreporter.write_line(line)
