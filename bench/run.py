@@ -238,8 +238,8 @@ def main() -> None:
     print()
     print(table(rows))
     if args.only in (None, "http"):
-        print("\nTargets (issue #6): each page's p90 within 2x /healthz's p90; sign submissions "
-              "at least 0.25 of /healthz's rate, with 0 errors.")
+        print("\nTargets: each page's p90 within 2x /healthz's p90 (issue #9); sign submissions "
+              "at least 0.25 of /healthz's rate, with 0 errors (issue #10).")
 
 
 if __name__ == "__main__":
