@@ -268,7 +268,8 @@ class OutboxMessage(Model):
     body_html: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, sending, sent, dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    send_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When it is due: queued, when to try it; being sent, when the worker's lease runs out.
+    due: Mapped[datetime] = mapped_column("send_after", UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

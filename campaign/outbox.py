@@ -8,8 +8,7 @@ import os
 import smtplib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,10 @@ from . import emails
 from .database import changed, reading, writing
 from .extensions import db
 from .models import OutboxAttachment, OutboxMessage, utcnow
+from .queue import Claim, Queue
 from .text import one_line
 
 log = logging.getLogger(__name__)
-
-# Seconds to wait before retry N (the first retry comes within 30 seconds).
-BACKOFF = (20, 60, 300, 900, 1800, 3600, 7200)
-
 
 def enqueue(kind: str, recipient: str, *, attachments: Sequence[tuple[str, str, bytes]] = (),
             **params: Any) -> OutboxMessage:
@@ -78,37 +74,14 @@ def lease_seconds() -> float:
     return float(current_app.config["MAIL_TIMEOUT"]) * 4 + 60
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A message this worker took: `attempt` is the attempt number its claim made, so a claim that
-    another worker has since taken over (after this one's lease ran out) no longer matches."""
-
-    message_id: int
-    attempt: int
+QUEUE = Queue(OutboxMessage, working="sending", done="sent", dead="dead",
+              lease_seconds=lease_seconds,
+              max_attempts=lambda: int(current_app.config["MAIL_MAX_ATTEMPTS"]))
 
 
 def claim(limit: int, now: datetime | None = None) -> list[Claim]:
-    """Take up to `limit` due messages for this worker (in the caller's writing unit).
-
-    A claimed message is 'sending' until its lease (send_after) runs out, so a worker that died
-    mid-send gives its messages back. On PostgreSQL, FOR UPDATE SKIP LOCKED keeps two workers off
-    the same rows; SQLite serializes the claim with its immediate write transaction.
-    """
-    now = now or utcnow()
-    due = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status.in_(("queued", "sending")), OutboxMessage.send_after <= now)
-        .order_by(OutboxMessage.send_after, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    messages = list(db.session.scalars(due))
-    lease = now + timedelta(seconds=lease_seconds())
-    for message in messages:
-        message.status = "sending"
-        message.attempts += 1
-        message.send_after = lease
-    return [Claim(message.id, message.attempts) for message in messages]
+    """Take up to `limit` due messages for this worker (in the caller's writing unit)."""
+    return QUEUE.claim(limit, now)
 
 
 def send_due(limit: int = 100) -> int:
@@ -154,19 +127,10 @@ def _take(each: Claim) -> tuple[OutboxMessage, emails.Written] | None:
     (outside the write lock); None when it is no longer this worker's (sent, failed, or taken
     over by another worker after the lease ran out), so that a slow batch never sends a message
     twice; None too when it cannot be written (it is given up)."""
-    renewed = utcnow() + timedelta(seconds=lease_seconds())
-    with writing():
-        result = db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == each.message_id, OutboxMessage.status == "sending",
-                   OutboxMessage.attempts == each.attempt)
-            .values(send_after=renewed)
-            .execution_options(synchronize_session=False)
-        )
-    if not changed(result):
+    if not QUEUE.renew(each):
         return None
     with reading():
-        message = db.session.get(OutboxMessage, each.message_id)
+        message = db.session.get(OutboxMessage, each.id)
         if message is None:
             return None
         try:
@@ -233,35 +197,19 @@ def claim_of(message: OutboxMessage) -> Claim:
 def _mark_sent(message: OutboxMessage, written: emails.Written) -> None:
     """Sent: kept as it was sent."""
     with writing():
-        message.status = "sent"
-        message.sent_at = utcnow()
-        message.last_error = ""
-        message.subject = one_line(written.subject)[:300]
-        message.body_text, message.body_html = written.text, written.html
-        log.info("sent message %s (%s)", message.id, message.kind)
+        QUEUE.finish(claim_of(message), sent_at=utcnow(), subject=one_line(written.subject)[:300],
+                     body_text=written.text, body_html=written.html)
+    log.info("sent message %s (%s)", message.id, message.kind)
 
 
 def _mark_failed(each: Claim, reason: str, final: bool = False,
                  written: emails.Written | None = None) -> None:
     """Not sent: queued again after a pause, or given up; unless this worker's claim on it has
     ended meanwhile. What was written is kept, so the mail page shows what failed to go."""
-    with writing():
-        message = db.session.get(OutboxMessage, each.message_id, with_for_update=True,
-                                 populate_existing=True)
-        if message is None or message.status != "sending" or message.attempts != each.attempt:
-            return
-        message.last_error = reason
-        if written is not None:
-            message.subject = one_line(written.subject)[:300]
-            message.body_text, message.body_html = written.text, written.html
-        if final or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-            message.status = "dead"
-            log.error("gave up on message %s (%s) after %s attempts", message.id, message.kind,
-                      message.attempts)
-        else:
-            message.status = "queued"
-            wait = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
-            message.send_after = utcnow() + timedelta(seconds=wait)
+    kept = {} if written is None else {"subject": one_line(written.subject)[:300],
+                                       "body_text": written.text, "body_html": written.html}
+    if QUEUE.fail(each, reason, final, **kept) == "dead":
+        log.error("gave up on message %s after %s attempts", each.id, each.attempt)
 
 
 def retry(message_ids: list[int]) -> int:
@@ -269,7 +217,7 @@ def retry(message_ids: list[int]) -> int:
     result = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
-        .values(status="queued", attempts=0, send_after=utcnow())
+        .values(status="queued", attempts=0, due=utcnow())
     )
     return changed(result)
 

@@ -273,7 +273,7 @@ def test_delivery_mail_waits_in_the_outbox_while_the_server_is_down(admin, lette
     smtp.refuse = True
     assert outbox.send_due() == 0
     with writing():
-        db.session.execute(sa.update(OutboxMessage).values(send_after=sa.func.now()))
+        db.session.execute(sa.update(OutboxMessage).values(due=sa.func.now()))
     smtp.refuse = False
     assert outbox.send_due() == 1
     [message] = smtp.to("director@example.net")

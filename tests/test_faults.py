@@ -85,7 +85,7 @@ def make_due(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         with writing():
             db.session.execute(update(OutboxMessage).where(OutboxMessage.status != "sent")
-                               .values(send_after=utcnow()))
+                               .values(due=utcnow()))
         db.session.remove()
 
 
@@ -177,7 +177,7 @@ def test_a_hung_mail_server_makes_the_worker_give_up_within_its_timeout(database
     message = the_message(worker)
     assert (message.status, message.attempts) == ("queued", 1)
     assert "timed out" in message.last_error.lower()
-    assert message.send_after > utcnow()  # retried later, after its backoff
+    assert message.due > utcnow()  # retried later, after its backoff
     with worker.app_context():
         db.engine.dispose()
 

@@ -60,7 +60,7 @@ def make_due(*ids: int) -> None:
     """Let time pass: the messages' next try is due now."""
     with writing():
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                           .values(send_after=utcnow() - timedelta(seconds=1)))
+                           .values(due=utcnow() - timedelta(seconds=1)))
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_refused_message_stays_queued_and_is_retried_within_30_seconds(queue, 
     message = row(mid)
     assert message.status == "queued"
     assert "451" in message.last_error
-    assert before < message.send_after <= before + timedelta(seconds=30)
+    assert before < message.due <= before + timedelta(seconds=30)
 
 
 def test_a_closed_port_leaves_the_message_queued_with_its_error(queue, app, smtp):
@@ -111,7 +111,7 @@ def test_a_closed_port_leaves_the_message_queued_with_its_error(queue, app, smtp
     message = row(mid)
     assert message.status == "queued"
     assert "Connection" in message.last_error or "refused" in message.last_error
-    assert message.send_after <= utcnow() + timedelta(seconds=30)
+    assert message.due <= utcnow() + timedelta(seconds=30)
 
 
 def test_a_message_is_delivered_exactly_once_when_the_server_is_back(queue, app, smtp):
@@ -139,7 +139,7 @@ def test_a_hung_server_is_given_up_on_within_the_timeout(queue, app, hung_server
     message = row(mid)
     assert message.status == "queued"
     assert message.last_error
-    assert message.send_after > utcnow()
+    assert message.due > utcnow()
 
 
 def test_a_message_held_up_by_a_hung_server_goes_out_once_the_server_answers(
@@ -161,7 +161,7 @@ def test_backoff_grows_between_attempts(queue, app, smtp):
     for _ in range(2):
         before = utcnow()
         outbox.send_due()
-        waits.append((row(mid).send_after - before).total_seconds())
+        waits.append((row(mid).due - before).total_seconds())
         make_due(mid)
     assert waits[0] <= 30
     assert waits[1] > waits[0]
