@@ -6,6 +6,7 @@ import unicodedata
 from typing import Any
 
 import pycountry
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from markupsafe import Markup, escape
@@ -32,8 +33,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .letters import SLUG_RE
+from .errors import SigningError
 from .models import LETTER_STATUSES
+from .text import SLUG_RE, Address, normalize_email
 
 SCOPE_CHOICES = [
     SelectChoice("national", "National"),
@@ -74,9 +76,14 @@ def _country_options() -> str:
 
 class CountryField(SelectField):
     """A select of the ~250 countries whose check is a set lookup: SelectField's own check builds
-    an option object for every choice on each submission."""
+    an option object for every choice on each submission. Its choices are given as a function,
+    read only if something asks for them: SelectField goes through a list it is given each time
+    a form is made."""
 
     widget = CountrySelect()
+
+    def __init__(self, label: str | None = None, **kwargs: Any) -> None:
+        super().__init__(label, choices=lambda: COUNTRY_CHOICES, **kwargs)
 
     def pre_validate(self, form: object) -> None:
         if self.process_errors:
@@ -113,6 +120,33 @@ def _visible(value: str | None) -> str | None:
 
 
 VISIBLE = [_visible]
+
+
+class AddressField(EmailField):
+    """An email address checked once, as signing keeps it (text.normalize_email): after its
+    validators pass, `address` is the checked address, in lower case, for the domain, which
+    then does not check it again; the field's data stays as it was typed."""
+
+    address: Address | None = None
+
+    def post_validate(self, form: object, validation_stopped: bool) -> None:
+        self.address = None
+        if validation_stopped or self.errors:
+            return
+        try:
+            self.address = normalize_email(self.data or "")
+        except SigningError as exc:
+            raise ValidationError(_address_problem(self.data or "", exc)) from None
+
+
+def _address_problem(typed: str, problem: SigningError) -> str:
+    """What the field says: WTForms' message, or the reason when the address is one that only
+    Campaign refuses (letters outside ASCII before the @, which need SMTPUTF8)."""
+    try:
+        validate_email(typed, check_deliverability=False)
+    except EmailNotValidError:
+        return "Invalid email address."
+    return str(problem)
 
 
 class LoginForm(FlaskForm):
@@ -155,8 +189,8 @@ class SignForm(FlaskForm):
                                filters=VISIBLE)
     contact_title = StringField("Your title or role", validators=[Optional(), Length(max=200)],
                                 filters=STRIP)
-    email = EmailField(
-        "Email", validators=[DataRequired(), Length(max=254), Email(check_deliverability=False)],
+    email = AddressField(
+        "Email", validators=[DataRequired(), Length(max=254)],
         filters=STRIP, description="We send a link to confirm. Never shown publicly.",
     )
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=50)], filters=STRIP,
@@ -169,7 +203,7 @@ class SignForm(FlaskForm):
     )
     city = StringField("City", validators=[Optional(), Length(max=120)], filters=STRIP)
     region = StringField("State / Region", validators=[Optional(), Length(max=120)], filters=STRIP)
-    country = CountryField("Country", choices=COUNTRY_CHOICES, default="United States")
+    country = CountryField("Country", default="United States")
     scope = SelectField("Your organization works at the level of", choices=SCOPE_CHOICES,
                         default="local")
     consent = BooleanField(

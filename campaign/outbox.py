@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +12,10 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from . import emails
-from .database import changed, reading, writing
+from .database import UNIT, WriteOutsideUnit, changed, reading, writing
 from .extensions import db
 from .models import OutboxAttachment, OutboxMessage, utcnow
 from .queue import Claim, Queue
@@ -26,19 +24,35 @@ from .text import one_line
 log = logging.getLogger(__name__)
 
 def enqueue(kind: str, recipient: str, *, attachments: Sequence[tuple[str, str, bytes]] = (),
-            **params: Any) -> OutboxMessage:
+            **params: Any) -> int:
     """Queue an email of `kind` (one of emails.KINDS) about `params` (ids and flags) in the
-    caller's transaction; the worker writes and sends it after commit. `attachments` are
-    (filename, content type, data) triples, kept with the message."""
-    message = OutboxMessage(kind=kind, recipient=one_line(recipient), params=json.dumps(params),
-                            subject="", body_text="", body_html="")
-    message.attachments = [
-        OutboxAttachment(filename=one_line(name)[:200], content_type=content_type, data=data)
-        for name, content_type, data in attachments
-    ]
-    db.session.add(message)
-    db.session.flush()
-    return message
+    caller's writing unit; the worker writes and sends it after commit. `attachments` are
+    (filename, content type, data) triples, kept with the message. Returns the message's id.
+
+    Core INSERTs on the unit's connection: a queued message is written, never read back, so
+    the ORM's object and flush (most of a signature's time under SQLite's write lock) are not
+    needed."""
+    if db.session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit(f"an email ({kind}) queued outside database.writing()")
+    connection = db.session.connection()
+    message_id: int = connection.execute(_INSERT_MESSAGE, {
+        "kind": kind, "recipient": one_line(recipient), "params": json.dumps(params),
+        "now": utcnow()}).scalar_one()
+    if attachments:
+        connection.execute(insert(OutboxAttachment), [
+            {"message_id": message_id, "filename": one_line(name)[:200],
+             "content_type": content_type, "data": data}
+            for name, content_type, data in attachments])
+    return message_id
+
+
+_MESSAGE = OutboxMessage.__table__
+assert isinstance(_MESSAGE, Table)
+_INSERT_MESSAGE = _MESSAGE.insert().values(
+    kind=bindparam("kind"), recipient=bindparam("recipient"), params=bindparam("params"),
+    subject="", body_text="", body_html="", status="queued", attempts=0, last_error="",
+    send_after=bindparam("now"), created_at=bindparam("now"),
+).returning(_MESSAGE.c.id)
 
 
 # ------------------------------------------------------------------ delivery
@@ -86,6 +100,8 @@ def claim(limit: int, now: datetime | None = None) -> list[Claim]:
 
 def send_due(limit: int = 100) -> int:
     """Send what is due now; returns how many were sent."""
+    if not QUEUE.any_due():
+        return 0
     with writing():
         claims = claim(limit)
     return send_claimed(claims)
@@ -245,23 +261,3 @@ def dead_messages(limit: int = 200) -> list[OutboxMessage]:
         select(OutboxMessage).where(OutboxMessage.status == "dead")
         .order_by(OutboxMessage.id.desc()).limit(limit)
     ))
-
-
-def run_worker(once: bool = False, interval: float = 1.0, parent: int | None = None) -> None:
-    """Send until stopped; with `once`, send what is due now and return; with `parent`, stop
-    when that process is gone."""
-    while parent is None or os.getppid() == parent:
-        try:
-            while send_due():
-                pass
-        except Exception:  # keep the worker alive through a database outage
-            db.session.rollback()
-            log.exception("outbox delivery failed; trying again shortly")
-            if once:
-                raise
-        finally:
-            db.session.remove()
-        if once:
-            return
-        time.sleep(interval)
-

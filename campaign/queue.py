@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
-from .database import changed, writing
+from .database import changed, reading, writing
 from .extensions import db
 from .models import utcnow
 
@@ -47,6 +47,18 @@ class Queue:
     dead: str
     lease_seconds: Callable[[], float]
     max_attempts: Callable[[], int]
+
+    def any_due(self, now: datetime | None = None,
+                where: Sequence[ColumnElement[bool]] = ()) -> bool:
+        """Whether a row is due (matching `where`): a read, so that a worker looking at an
+        empty queue never takes SQLite's write lock."""
+        with reading():
+            return bool(db.session.scalar(select(self._due(now or utcnow(), where).exists())))
+
+    def _due(self, now: datetime, where: Sequence[ColumnElement[bool]]) -> Any:
+        model = self.model
+        return select(model.id).where(model.status.in_(("queued", self.working)),
+                                      model.due <= now, *where)
 
     def claim(self, limit: int, now: datetime | None = None,
               where: Sequence[ColumnElement[bool]] = ()) -> list[Claim]:

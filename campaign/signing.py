@@ -9,21 +9,32 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Row,
+    Table,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
 
 from . import outbox, ratelimit
-from .database import changed
+from .database import UNIT, WriteOutsideUnit, changed
 from .errors import BadToken, LetterNotOpen, SigningError
 from .extensions import db
-from .models import SCOPES, Letter, LetterVersion, Signature, utcnow
-from .text import clean_text, country_name, normalize_email, org_key, sort_key
+from .models import SCOPES, Letter, LetterVersion, Signature, UTCDateTime, utcnow
+from .text import SLUG_RE, clean_text, country_name, normalize_email, org_key, sort_key
 
-__all__ = ["BadToken", "LetterNotOpen", "SigningError", "SignerInput", "sign", "confirm",
-           "resend"]
+__all__ = ["BadToken", "LetterNotOpen", "SigningError", "SignerInput", "submission", "sign",
+           "confirm", "resend"]
 
 MAILS_AGAIN_PER_HOUR = 3  # emails a signature may be sent again (resend, signing again)
+NO_LETTER = "There is no letter at this address."
 
 
 @dataclass
@@ -45,8 +56,18 @@ class SignerInput:
 
 @dataclass
 class SignOutcome:
-    signature: Signature
+    """What sign() did: the signature's id and address, and whether this call made it."""
+
+    signature_id: int
+    email: str
     created: bool
+
+    @property
+    def signature(self) -> Signature:
+        """The signature (read when asked for, unless the session has it already)."""
+        found = db.session.get(Signature, self.signature_id)
+        assert found is not None
+        return found
 
 
 def closed_message(letter: Letter) -> str:
@@ -68,9 +89,14 @@ def ip_digest(ip: str | None) -> str | None:
 def signature_values(letter: Letter, data: SignerInput, *, email: str | None, status: str,
                      source: str) -> dict[str, Any]:
     """The columns of a new signature of `letter` from what was sent, cleaned up."""
+    return {"letter_id": letter.id, **_signer_columns(data, email=email, status=status,
+                                                      source=source)}
+
+
+def _signer_columns(data: SignerInput, *, email: str | None, status: str,
+                    source: str) -> dict[str, Any]:
     name = clean_text(data.organization)
     return {
-        "letter_id": letter.id,
         "organization": name,
         "sort_key": sort_key(name),
         "org_key": org_key(name),
@@ -92,80 +118,123 @@ def signature_values(letter: Letter, data: SignerInput, *, email: str | None, st
 # ------------------------------------------------------------------ signing
 
 
-def sign(letter: Letter, data: SignerInput, ip: str | None = None,
-         honeypot: bool = False) -> SignOutcome:
-    """Record a signature and queue its verification email; a repeat email signs nothing new.
+@dataclass(frozen=True)
+class Submission:
+    """A signature as sign() inserts it: what was sent, cleaned up and keyed, and whether the
+    honeypot was filled in. Made before the writing unit (submission()), so that SQLite's write
+    lock is held for the inserts only."""
 
-    The insert comes first and the unique constraint on (letter, email) decides whether the
-    email has signed already, also between parallel requests: one statement, no savepoint. The
-    email is queued as a row naming the signature; the worker writes it (emails.py)."""
+    values: dict[str, Any]
+    honeypot: bool = False
+
+    @property
+    def email(self) -> str:
+        return str(self.values["email"])
+
+
+def submission(data: SignerInput, ip: str | None = None, honeypot: bool = False) -> Submission:
+    """`data` sent from `ip`, ready for sign(); SigningError when its email is no address."""
+    email = normalize_email(data.email or "")
+    columns = _signer_columns(data, email=email, status="unconfirmed", source="web")
+    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot)
+
+
+def sign(slug: str, sent: Submission) -> SignOutcome:
+    """Sign the letter at `slug` and queue the verification email; a repeat email signs nothing
+    new. Raises LetterNotOpen when no letter there takes signatures.
+
+    One statement does the work: it finds the letter, checks that it takes signatures, decides
+    whether the signature is held (the honeypot; the rate limit counted in the same statement)
+    and inserts it, unless the unique constraint on (letter, email) says that this email signed
+    already, also between parallel requests. Nothing is read before it; only when it inserts
+    nothing is the letter read, to say why. The email is queued as a row naming the signature;
+    the worker writes it (emails.py)."""
+    if not SLUG_RE.match(slug):  # no letter has such an address: don't send it to the database
+        raise LetterNotOpen(NO_LETTER)
+    row = _insert_unless_signed(slug, {**sent.values, "created_at": utcnow()}, sent.honeypot)
+    if row is None:
+        return _signed_already(slug, sent.email)
+    if not row.held:
+        outbox.enqueue("confirm", sent.email, signature=row.id, again=False)
+    return SignOutcome(row.id, sent.email, created=True)
+
+
+def _signed_already(slug: str, email: str) -> SignOutcome:
+    """Nothing was inserted: the letter takes no signatures (LetterNotOpen), or this email has
+    signed it (told again, within the limits)."""
+    letter = db.session.scalar(select(Letter).where(Letter.slug == slug))
+    if letter is None:
+        raise LetterNotOpen(NO_LETTER)
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
-    email = normalize_email(data.email or "")
-    digest = ip_digest(ip)
-    held = honeypot or _over_limit(letter, digest)
-    values = signature_values(letter, data, email=email, status="unconfirmed", source="web")
-    signature = _insert_unless_signed({**values, "held": held, "ip_hash": digest})
-    if signature is None:
-        existing = _by_email(letter, email)
-        if existing is None:  # cannot happen: the conflict was on this very email
-            raise SigningError("This signature could not be recorded; please try again.")
-        _tell_repeat_signer(existing)
-        return SignOutcome(existing, created=False)
-    if not held:
-        send_confirmation(signature)
-    return SignOutcome(signature, created=True)
+    existing = _by_email(letter, email)
+    if existing is None:  # cannot happen: the conflict was on this very email
+        raise SigningError("This signature could not be recorded; please try again.")
+    _tell_repeat_signer(existing)
+    return SignOutcome(existing.id, email, created=False)
 
 
-def _insert_unless_signed(values: dict[str, Any]) -> Signature | None:
-    """INSERT ... ON CONFLICT (letter_id, email) DO NOTHING RETURNING the new row's id, or None
-    when this email has signed this letter already (PostgreSQL and SQLite both have it).
+def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> Row[Any] | None:
+    """INSERT ... SELECT from the letter at `slug` if it takes signatures ... ON CONFLICT
+    (letter_id, email) DO NOTHING RETURNING the new row's id and whether it is held; None when
+    nothing was inserted (PostgreSQL and SQLite both have it).
 
-    A Core statement, built once: a tenth of the cost of the ORM's INSERT. The row it wrote
-    joins the session as a loaded Signature, with no query to read it back."""
-    values = {**values, "created_at": utcnow(), "display_name": None, "confirmed_at": None,
-              "decided_at": None}
-    row = db.session.connection().execute(
-        _insert_statement(db.engine.dialect.name),
-        {**values, "version_of": values["letter_id"]}).first()
-    if row is None:
-        return None
-    signature = Signature(**{**values, "id": row.id, "version_id": row.version_id})
-    make_transient_to_detached(signature)
-    db.session.add(signature)
-    return signature
+    A Core statement, built once, on the writing unit's connection: a tenth of the cost of the
+    ORM's INSERT, and no object is made of a row that nobody reads back."""
+    session = db.session()
+    if session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit("a signature inserted outside database.writing()")
+    limited = bool(values["ip_hash"]) and ratelimit.enabled()
+    params = {**values, "slug": slug, "honeypot": honeypot}
+    if limited:
+        params.update(since=values["created_at"] - timedelta(hours=1),
+                      limit=current_app.config["SIGN_LIMIT_PER_HOUR"])
+    return session.connection().execute(
+        _insert_statement(db.engine.dialect.name, limited), params).first()
 
 
 @functools.cache
-def _insert_statement(dialect: str) -> Any:
-    """The INSERT of sign(): the signature on the letter's latest version, unless signed."""
+def _insert_statement(dialect: str, limited: bool) -> Any:
+    """The INSERT of sign(): the signature on the letter's latest version, if the letter takes
+    signatures now, unless this email signed it; held when the honeypot was filled in, or (when
+    `limited`) when this address sent SIGN_LIMIT_PER_HOUR signatures of it within the hour."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = Signature.__table__
-    assert isinstance(table, Table)
+    table, letter = Signature.__table__, Letter.__table__
+    assert isinstance(table, Table) and isinstance(letter, Table)
     latest = (select(LetterVersion.id)
-              .where(LetterVersion.letter_id == bindparam("version_of"))
+              .where(LetterVersion.letter_id == letter.c.id)
               .order_by(LetterVersion.number.desc()).limit(1).scalar_subquery())
-    return (insert(table).values(version_id=latest)
+    held: ColumnElement[bool] = bindparam("honeypot", type_=Boolean)
+    if limited:
+        earlier = table.alias("earlier")
+        recent = (select(func.count()).select_from(earlier)
+                  .where(earlier.c.letter_id == letter.c.id,
+                         earlier.c.ip_hash == bindparam("ip_hash"),
+                         earlier.c.created_at >= bindparam("since", type_=UTCDateTime))
+                  .scalar_subquery())
+        held = or_(held, recent >= bindparam("limit", type_=Integer))
+    now = bindparam("created_at", type_=UTCDateTime)
+    given = [bindparam(name, type_=table.c[name].type) for name in SIGNER_COLUMNS]
+    source = (select(letter.c.id, latest, held, now, *given)
+              .where(letter.c.slug == bindparam("slug"), letter.c.status == "open",
+                     or_(letter.c.deadline.is_(None), letter.c.deadline >= now)))
+    return (insert(table)
+            .from_select(["letter_id", "version_id", "held", "created_at", *SIGNER_COLUMNS],
+                         source)
             .on_conflict_do_nothing(index_elements=["letter_id", "email"])
-            .returning(table.c.id, table.c.version_id))
+            .returning(table.c.id, table.c.held))
+
+
+# What sign() inserts as given (cleaned up): every column but the keys, held and created_at.
+SIGNER_COLUMNS = ("organization", "sort_key", "org_key", "contact_name", "contact_title", "email",
+                  "phone", "website", "city", "region", "country", "scope", "keep_updated",
+                  "status", "source", "ip_hash")
 
 
 def _by_email(letter: Letter, email: str) -> Signature | None:
     return db.session.scalar(
         select(Signature).where(Signature.letter_id == letter.id, Signature.email == email)
     )
-
-
-def _over_limit(letter: Letter, digest: str | None) -> bool:
-    if not digest or not current_app.config["RATELIMIT_ENABLED"]:
-        return False
-    since = utcnow() - timedelta(hours=1)
-    recent = db.session.scalar(
-        select(func.count()).select_from(Signature).where(
-            Signature.letter_id == letter.id, Signature.ip_hash == digest,
-            Signature.created_at >= since)
-    )
-    return int(recent or 0) >= current_app.config["SIGN_LIMIT_PER_HOUR"]
 
 
 def _may_mail_again(signature: Signature) -> bool:

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from .errors import SigningError
 
 ORG_FILLER = {"inc", "llc", "the", "of", "and", "corp", "ltd"}
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # a letter's address: /letters/<slug>
 
 
 def clean_text(value: str | None, limit: int = 300) -> str:
@@ -50,14 +51,23 @@ def org_key(name: str) -> str:
     return " ".join(words)[:300]
 
 
-def normalize_email(raw: str) -> str:
+class Address(str):
+    """An email address as normalize_email made it: checked, in lower case."""
+
+    __slots__ = ()
+
+
+def normalize_email(raw: str) -> Address:
     """A checked address in lower case. Letters outside ASCII before the @ are refused: they need
-    SMTPUTF8, which mail servers often lack (an internationalized domain is fine)."""
+    SMTPUTF8, which mail servers often lack (an internationalized domain is fine). An address
+    this made already is returned as it is: the sign form checks it, signing need not again."""
+    if isinstance(raw, Address):
+        return raw
     try:
         info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SigningError(str(exc)) from None
-    return info.normalized.lower()
+    return Address(info.normalized.lower())
 
 
 def country_name(raw: str) -> str:

@@ -43,7 +43,7 @@ def queue(signature):
     def enqueue(n: int = 1, recipient: str | None = None) -> list[int]:
         with writing():
             return [outbox.enqueue("already-signed", recipient or f"member{i}@example.org",
-                                   signature=signature.id).id
+                                   signature=signature.id)
                     for i in range(n)]
 
     return enqueue

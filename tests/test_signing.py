@@ -7,12 +7,13 @@ import re
 import threading
 from datetime import timedelta
 
+import email_validator
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 from support import SIGNER, form_fields, submit, text_of, with_smtp
 
-from campaign import outbox, signing
+from campaign import forms, outbox, signing, text
 from campaign.database import reading, writing
 from campaign.extensions import db
 from campaign.models import Letter, OutboxMessage, Signature, utcnow
@@ -282,6 +283,34 @@ def test_an_email_with_an_accented_local_part_is_refused_at_the_field(client, ma
     assert signature_count() == 0
 
 
+@pytest.mark.parametrize(("email", "message"), [
+    ("rosa at sunrise", "Invalid email address."),
+    ("rosa@", "Invalid email address."),
+    ("josé@example.org", "Internationalized characters before the @-sign are not supported"),
+])
+def test_a_refused_email_says_why_at_the_field(client, make_letter, email, message):
+    make_letter()
+    answer = sign(client, email=email)
+    assert answer.status_code == 422
+    assert message in error_at(answer.get_data(as_text=True), "email")
+
+
+def test_an_email_is_checked_once_per_submission(client, make_letter, monkeypatch):
+    make_letter()
+    checked = []
+    check = email_validator.validate_email
+
+    def counted(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+        checked.append(address)
+        return check(address, *args, **kwargs)
+
+    for module in (email_validator, text, forms):
+        monkeypatch.setattr(module, "validate_email", counted)
+    assert sign(client, email="Rosa@Sunrise.example.org").status_code == 303
+    assert checked == ["Rosa@Sunrise.example.org"]
+    assert db.session.scalar(select(Signature.email)) == "rosa@sunrise.example.org"
+
+
 def test_a_submission_without_a_csrf_token_is_refused_without_storing(client, make_letter):
     make_letter()
     answer = client.post(LETTER, data=VALID)
@@ -394,8 +423,8 @@ def test_parallel_identical_submissions_each_queue_an_email(client, make_letter,
                 start.wait()
                 letter = db.session.get(Letter, letter_id)
                 with writing():
-                    signing.sign(letter, signing.SignerInput(organization="Sunrise Tenants Union",
-                                                             email=VALID["email"]))
+                    signing.sign(letter.slug, signing.submission(signing.SignerInput(
+                        organization="Sunrise Tenants Union", email=VALID["email"])))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failures.append(exc)
             finally:
@@ -454,11 +483,26 @@ def test_a_form_sent_after_the_letter_stopped_taking_signatures_is_refused(clien
     assert signature_count() == 0
 
 
+def test_a_form_sent_to_no_letter_gets_404_and_stores_nothing(client, make_letter):
+    make_letter()
+    _, values = form_fields(client.get(LETTER).get_data(as_text=True), "Sign")
+    answer = client.post("/letters/no-such-letter", data={**values, **VALID})
+    assert answer.status_code == 404
+    assert signature_count() == 0
+
+
+def test_a_letter_whose_deadline_is_ahead_takes_signatures(client, make_letter):
+    make_letter(deadline=utcnow() + timedelta(minutes=5))
+    assert sign(client).status_code == 303
+    assert signature_count() == 1
+
+
 @pytest.mark.parametrize("status", ["draft", "closed"])
 def test_the_domain_refuses_to_sign_a_letter_that_is_not_open(app, make_letter, status):
     letter = make_letter(status=status)
     with pytest.raises(signing.LetterNotOpen), writing():
-        signing.sign(letter, signing.SignerInput(organization="Sunrise", email=VALID["email"]))
+        signing.sign(letter.slug, signing.submission(
+            signing.SignerInput(organization="Sunrise", email=VALID["email"])))
 
 
 def test_confirming_after_the_letter_closed_gives_a_clear_page(client, make_letter, smtp):
