@@ -13,6 +13,7 @@ to run an INSERT, UPDATE or DELETE (WriteOutsideUnit).
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,6 @@ from typing import Any, cast
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine, Result
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from .extensions import db
@@ -150,17 +150,20 @@ def _tune_sqlite(engine: Engine) -> None:
 def _begin_immediate(conn: Any) -> None:
     """BEGIN IMMEDIATE, tried again every half millisecond while another writer holds the lock,
     for up to the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, 15... ms between
-    tries, so workers that take turns writing would spend more time asleep than writing."""
+    tries, so workers that take turns writing would spend more time asleep than writing. The
+    tries go straight to the driver: this runs for every writing unit."""
+    raw = conn.connection.driver_connection
     deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
-    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    raw.execute("PRAGMA busy_timeout=0")
     try:
-        while True:
+        while time.monotonic() < deadline:
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
                 return
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or time.monotonic() > deadline:
-                    raise
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    break  # not the lock: the last try below raises it as SQLAlchemy's error
             time.sleep(0.0005)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from flask import Flask
-from support import PASSWORD, SIGNER, password_hash, submit
+from support import PASSWORD, SIGNER, form_fields, password_hash, submit
 from support_apps import build_app, migrate
 
-from campaign import accounts, letters
+from campaign import accounts, letters, outbox, signing
 from campaign.database import WriteOutsideUnit, reading, writing
 from campaign.extensions import db
 from campaign.models import Letter, OutboxMessage, Signature
@@ -40,6 +40,19 @@ def test_a_statement_that_writes_outside_a_writing_unit_is_refused(app, make_let
         db.session.execute(sa.update(Letter).values(title="Changed"))
     db.session.rollback()
     assert letter_titles() == ["Stop Forwarding Fingerprints"]
+
+
+def test_a_signature_or_an_email_queued_outside_a_writing_unit_is_refused(app, make_letter):
+    letter = make_letter()
+    with pytest.raises(WriteOutsideUnit):
+        signing.sign(letter.slug, signing.submission(
+            signing.SignerInput("Sunrise", email="rosa@example.org")))
+    with pytest.raises(WriteOutsideUnit):
+        outbox.enqueue("confirm", "rosa@example.org", signature=1)
+    db.session.rollback()
+    with db.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Signature)) == 0
+        assert conn.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_a_writing_unit_commits_when_its_block_ends(app, make_letter):
@@ -187,3 +200,56 @@ def test_a_signature_writes_two_rows_and_no_email_on_the_request_path(sqlite_app
     [signature] = db.session.scalars(sa.select(Signature)).all()
     assert (message.kind, message.body_text) == ("confirm", "")
     assert f'"signature": {signature.id}' in (message.params or "")
+
+
+def test_a_signature_is_cleaned_up_before_the_write_lock_is_taken(sqlite_app, monkeypatch):
+    with writing():
+        letters.create(letters.LetterText(title="Fund the Libraries", slug="libraries",
+                                          status="open", body="Fund them.\n"))
+    seen = []
+    sort_key = signing.sort_key
+
+    def watched(name: str) -> str:
+        seen.append(write_lock_is_free(sqlite_app))
+        return sort_key(name)
+
+    monkeypatch.setattr(signing, "sort_key", watched)
+    response = submit(sqlite_app.test_client(), "/letters/libraries", SIGNER, "Sign")
+    assert response.status_code == 303
+    assert seen == [True]
+
+
+def test_a_signature_is_one_writing_unit_of_two_inserts_with_nothing_read(sqlite_app):
+    """Nothing is read before or after the unit; in it, under SQLite's write lock, one statement
+    finds the letter and inserts the signature, and one queues its email."""
+    with writing():
+        letters.create(letters.LetterText(title="Fund the Libraries", slug="libraries",
+                                          status="open", body="Fund them.\n"))
+    client = sqlite_app.test_client()
+    _, fields = form_fields(client.get("/letters/libraries").get_data(as_text=True), "Sign")
+    db.session.remove()
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:  # every statement the driver runs, BEGIN and COMMIT included
+        words = " ".join(sql.split()[:3])
+        # not the busy timeout set around BEGIN IMMEDIATE; an INSERT ... RETURNING is traced
+        # twice in a row by SQLite, for one statement
+        if not sql.startswith("PRAGMA") and seen[-1:] != [words]:
+            seen.append(words)
+
+    def checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
+        dbapi_conn.set_trace_callback(trace)
+
+    def checkin(dbapi_conn, record):  # type: ignore[no-untyped-def]
+        dbapi_conn.set_trace_callback(None)
+
+    sa.event.listen(db.engine, "checkout", checkout)
+    sa.event.listen(db.engine, "checkin", checkin)
+    try:
+        response = client.post("/letters/libraries", data={**fields, **SIGNER})
+    finally:
+        sa.event.remove(db.engine, "checkout", checkout)
+        sa.event.remove(db.engine, "checkin", checkin)
+    assert response.status_code == 303
+    assert seen == ["BEGIN IMMEDIATE", "INSERT INTO signature", "INSERT INTO outbox_message",
+                    "COMMIT"]
