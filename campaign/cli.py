@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from . import accounts, delivery, letters, listing, outbox, spreadsheets
+from . import accounts, delivery, letters, listing, spreadsheets, worker
 from .database import reading, writing
 from .errors import CampaignError, LetterError
 from .extensions import db
@@ -32,7 +32,7 @@ DEMO_EMAIL = "demo@example.org"
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, create_organizer, import_letter, import_signatures, worker,
+    for command in (init_db, create_organizer, import_letter, import_signatures, run_worker,
                     export_pdf, export_csv, check_counts, demo):
         app.cli.add_command(command)
 
@@ -136,13 +136,17 @@ def export_pdf(slug: str, output: Path, addendum: bool) -> None:
     is delivered, the delivered copy, byte for byte."""
     with reading():
         letter = letter_by_slug(slug)
-        pdf = delivery.addendum_pdf(letter) if addendum else delivery.letter_pdf(letter)
-    if pdf is None:
+        record = delivery.delivery_of(letter)
+    if record is not None and not addendum:
+        data: bytes | None = record.pdf
+    else:
+        data = worker.render_now(letter, addendum=addendum)  # rendered now, outside any unit
+    if data is None:
         raise click.ClickException(f"{letter.slug} has no addendum: it is not delivered, or no "
                                    "signatory was listed after delivery")
-    output.write_bytes(pdf.data)
-    click.echo(f"Wrote {output} ({len(pdf.data) // 1024} kB, "
-               f"SHA-256 {hashlib.sha256(pdf.data).hexdigest()})")
+    output.write_bytes(data)
+    click.echo(f"Wrote {output} ({len(data) // 1024} kB, "
+               f"SHA-256 {hashlib.sha256(data).hexdigest()})")
 
 
 @click.command("export-csv")
@@ -185,18 +189,17 @@ def check_counts(repair: bool) -> None:
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--interval", default=1.0, show_default=True,
-              help="Seconds between looks at the queue.")
+@click.option("--once", is_flag=True, help="Do what is due now (email, renders), then exit.")
+@click.option("--interval", default=0.25, show_default=True,
+              help="Seconds between looks at the queues (a look is one read).")
 @click.option("--with-parent", is_flag=True, hidden=True, help="Stop when the parent process ends.")
 @one_line_errors
-def worker(once: bool, interval: float, with_parent: bool) -> None:
-    """Deliver queued email, retrying with backoff."""
+def run_worker(once: bool, interval: float, with_parent: bool) -> None:
+    """Do the queued work: deliver email (retrying with backoff) and render PDFs."""
     if not once:
-        click.echo("Delivering queued email; stop with Ctrl+C.")
+        click.echo("Delivering queued email and rendering PDFs; stop with Ctrl+C.")
     with suppress(KeyboardInterrupt):
-        outbox.run_worker(once=once, interval=interval,
-                          parent=os.getppid() if with_parent else None)
+        worker.run(once=once, interval=interval, parent=os.getppid() if with_parent else None)
 
 
 @contextmanager

@@ -3,9 +3,10 @@
 The delivered copy is fixed: its bytes are stored with their SHA-256, served as they are from
 then on, and never re-rendered. Signatories approved after delivery go into an addendum.
 
-Delivering is two steps, so that the render never holds the write lock: `prepare` reads the list
-and renders its PDF (slow, before any writing unit), `close_and_deliver` (in a writing unit)
-checks that the list is still the one rendered and records the delivery.
+Delivering never renders in a request nor holds the write lock while it renders: an organizer's
+"Close and deliver" closes the letter and queues a 'deliver' render job (`request`); the worker
+reads the list (`check_deliverable`), renders its PDF, and in one writing unit records the
+delivery (`close_and_deliver`), having checked that the list is still the one rendered.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import listing, outbox, pdf, spreadsheets, uploads
+from . import listing, outbox, pdf, renders, spreadsheets, uploads
 from .dates import local
 from .errors import AlreadyDelivered, DeliveryError, ListChanged, SigningError
 from .extensions import db
 from .links import external_url
 from .listing import Listed
 from .models import DeliveredSignature, Delivery, Letter, Signature, utcnow
+from .pdf import storage
 from .text import clean_text, normalize_email
 
 __all__ = ["AlreadyDelivered", "DeliveryError", "ListChanged"]
@@ -45,7 +47,7 @@ class Prepared:
     """The list as it was read for delivery, and the PDF rendered of it."""
 
     rows: list[Listed]
-    pdf: pdf.Pdf
+    pdf: bytes
 
 
 # ------------------------------------------------------------------ settings
@@ -61,6 +63,7 @@ def set_letterhead(letter: Letter, coalition_name: str, closing: str,
         letter.logo_file = uploads.store_image(logo)
     elif remove_logo:
         letter.logo_file = None
+    renders.want(letter)  # the PDF shows them
 
 
 def set_recipients(letter: Letter, addresses: str, by_email: bool) -> None:
@@ -81,17 +84,33 @@ def set_recipients(letter: Letter, addresses: str, by_email: bool) -> None:
 # ------------------------------------------------------------------ delivering
 
 
-def prepare(letter: Letter) -> Prepared:
-    """Read the list and render its PDF, as delivery would record them: the slow part of
-    delivering, done before the writing unit that records it."""
+def request(letter: Letter, organizer_id: int | None, notify_signatories: bool) -> None:
+    """Close the letter and queue its delivery (in the caller's writing unit): the worker makes
+    the final PDF and records the delivery when it is made. Says at once why the letter cannot
+    be delivered, if it cannot."""
+    db.session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
+    if delivery_of(letter) is not None:
+        raise AlreadyDelivered("This letter has already been delivered.")
+    _check(letter, listing.count(letter))
+    letter.status = "closed"
+    renders.request_delivery(letter, organizer_id, notify_signatories)
+
+
+def check_deliverable(letter: Letter) -> list[Listed]:
+    """The list as delivery records it (the contacts too); DeliveryError says why the letter
+    cannot be delivered now."""
+    rows = listing.rows(letter, private=True)
+    _check(letter, len(rows))
+    return rows
+
+
+def _check(letter: Letter, listed: int) -> None:
     if letter.status == "draft":
         raise DeliveryError("This letter is a draft: publish it before delivering it.")
-    rows = listing.rows(letter, private=True)
-    if not rows:
+    if not listed:
         raise DeliveryError("No signatory is listed yet: approve signatures before delivering.")
     if letter.deliver_by_email and not letter.recipient_addresses():
         raise DeliveryError("The letter is set to be emailed, but has no recipient addresses.")
-    return Prepared(rows, pdf.current_pdf(letter, rows))
 
 
 def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | None = None,
@@ -116,8 +135,8 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
         recipients=letter.recipient,
         emailed_to="\n".join(letter.recipient_addresses()) if letter.deliver_by_email else "",
         signatory_count=len(rows),
-        sha256=hashlib.sha256(prepared.pdf.data).hexdigest(),
-        pdf=prepared.pdf.data,
+        sha256=hashlib.sha256(prepared.pdf).hexdigest(),
+        pdf=prepared.pdf,
         contacts_csv="".join(spreadsheets.csv_lines(rows, spreadsheets.PRIVATE_FIELDS)),
     )
     try:
@@ -129,7 +148,7 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
     db.session.execute(insert(DeliveredSignature), [
         {"delivery_id": record.id, "signature_id": row.id} for row in rows])
     if letter.deliver_by_email:
-        attachment = (f"{letter.slug}.pdf", "application/pdf", prepared.pdf.data)
+        attachment = (f"{letter.slug}.pdf", "application/pdf", prepared.pdf)
         for address in letter.recipient_addresses():
             outbox.enqueue("final-pdf", address, attachments=[attachment], delivery=record.id)
     if notify_signatories:
@@ -152,20 +171,32 @@ def delivered_ids(record: Delivery) -> list[int]:
                                    .where(DeliveredSignature.delivery_id == record.id)))
 
 
-def letter_pdf(letter: Letter) -> pdf.Pdf:
-    """The signed letter: the delivered copy, byte for byte, once there is one; else the current."""
+def letter_pdf(letter: Letter) -> pdf.Pdf | None:
+    """The signed letter: the delivered copy, byte for byte, once there is one; else the newest
+    the worker made (None while none is made yet)."""
     record = delivery_of(letter)
-    if record is None:
-        return pdf.current_pdf(letter)
-    return pdf.Pdf(record.pdf, record.sha256)
+    if record is not None:
+        return pdf.Pdf(record.pdf, record.sha256, record.delivered_at)
+    return _stored(letter, "signed")
 
 
 def addendum_pdf(letter: Letter) -> pdf.Pdf | None:
-    """Signatories listed after delivery, or None (not delivered, or nobody joined since)."""
-    record = delivery_of(letter)
-    if record is None:
+    """The newest addendum of signatories listed after delivery (None: not made, not delivered,
+    or nobody joined since)."""
+    return _stored(letter, "addendum") if delivery_of(letter) is not None else None
+
+
+def _stored(letter: Letter, kind: str) -> pdf.Pdf | None:
+    stored = storage.newest(letter.id, kind)
+    if stored is None:
         return None
-    return pdf.addendum_pdf(letter, delivered_ids(record), record.delivered_at, record.sha256)
+    return pdf.Pdf(storage.data(stored), stored.fingerprint, stored.as_of)
+
+
+def has_addendum(letter: Letter) -> bool:
+    """Whether the letter was delivered and someone was listed since."""
+    record = delivery_of(letter)
+    return record is not None and addendum_count(letter, record.id) > 0
 
 
 def addendum_count(letter: Letter, delivery_id: int) -> int:

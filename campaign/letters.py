@@ -12,14 +12,14 @@ import yaml
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from . import renders
 from .dates import parse_deadline
 from .errors import LetterError, SlugTaken
 from .extensions import db
 from .markup import markdown_to_html
 from .models import LETTER_STATUSES, Letter, LetterVersion
-from .text import storable
+from .text import SLUG_RE, storable
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language"}
 
@@ -212,6 +212,7 @@ def create(text: LetterText) -> Letter:
     except IntegrityError:
         raise SlugTaken(f"The address {text.slug!r} is taken by another letter.") from None
     record_version(letter)
+    _want_pdf(letter)
     db.session.flush()
     return letter
 
@@ -226,8 +227,16 @@ def update(letter: Letter, text: LetterText) -> Letter:
         letter.slug = text.slug
     _fill(letter, text)
     record_version(letter)
+    _want_pdf(letter)
     db.session.flush()
     return letter
+
+
+def _want_pdf(letter: Letter) -> None:
+    """The letter's PDF shows its text: the worker makes it again (renders.py); a draft's too,
+    so that its organizers can look at it before they publish it."""
+    db.session.flush()
+    renders.want(letter)
 
 
 def create_or_update(text: LetterText) -> Letter:

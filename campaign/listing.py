@@ -21,8 +21,8 @@ from sqlalchemy import ColumnElement, bindparam, case, func, literal, select, un
 
 from . import text
 from .extensions import db
-from .letters import SLUG_RE
 from .models import SCOPES, Letter, ListedCount, Signature, takes_signatures
+from .text import SLUG_RE
 
 SEARCH_COUNT_LIMIT = 1000  # a search counts its matches up to this many, then says "more than"
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,13 +21,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
     types,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
-from . import text
+from . import text as texts
 from .extensions import Model
 
 
@@ -221,7 +223,7 @@ class Signature(Model):
 
     @property
     def place(self) -> str:
-        return text.place(self.city, self.region)
+        return texts.place(self.city, self.region)
 
     @property
     def listed(self) -> bool:
@@ -338,3 +340,93 @@ class RateEvent(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ------------------------------------------------------------------ the signed letter's PDFs
+
+
+class Upload(Model):
+    """An uploaded image (the letterhead's logo), named by its content's hash and kept in the
+    database, so that a worker on any host can put it in a PDF."""
+
+    __tablename__ = "upload"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+RENDER_KINDS = ("refresh", "deliver")
+
+
+class RenderJob(Model):
+    """Work on a letter's PDFs for the worker (renders.py): 'refresh' brings them up to date with
+    the letter and its list; 'deliver' makes the final copy and records the delivery.
+
+    Queued in the transaction of the change that calls for it (triggers on signature, for the
+    list; letters.py and delivery.py for the letter); at most one of each kind waits per letter,
+    so a change made while one waits needs nothing more, and one runs at a time per letter."""
+
+    __tablename__ = "render_job"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {RENDER_KINDS}", name="kind"),
+        Index("uq_render_job_waiting", "letter_id", "kind", unique=True,
+              sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),
+        Index("ix_render_job_due", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="refresh")
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # working, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When it is due: queued, when to try it; being worked on, when the worker's lease runs out.
+    due: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON: who delivers, whom to tell
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seconds: Mapped[float | None] = mapped_column(Float)  # how long the work took
+
+    letter: Mapped[Letter] = relationship()
+
+
+PDF_KINDS = ("signed", "addendum")
+
+
+class PdfFile(Model):
+    """The newest rendered PDF of a letter: 'signed' (the letter with its list) or 'addendum'
+    (those listed after delivery); served as it is, never rendered in a request."""
+
+    __tablename__ = "pdf_file"
+    __table_args__ = (UniqueConstraint("letter_id", "kind"),
+                      CheckConstraint(f"kind IN {PDF_KINDS}", name="kind"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # of everything it shows
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    signatory_count: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)  # when its list was read
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seconds: Mapped[float] = mapped_column(Float)  # how long it took to render
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+    reused: Mapped[int] = mapped_column(Integer, default=0)  # parts taken from an earlier render
+
+
+class PdfPart(Model):
+    """A rendered part of a list's pages, under a key of exactly what it shows, so that the next
+    render of the letter uses it again instead of laying it out again."""
+
+    __tablename__ = "pdf_part"
+    __table_args__ = (Index("ix_pdf_part_used_at", "used_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,22 +13,24 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from flask import session
 from flask_login import current_user
 
+T = TypeVar("T")
 PLACEHOLDER = "\x00csrf\x00"  # stands for the CSRF token in a kept form
 
 
-class Kept:
+class Kept(Generic[T]):
     """The `size` outputs last made, by key (least recently used goes first)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._items: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, make: Callable[[], str]) -> str:
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -45,7 +47,7 @@ class Kept:
             self._items.clear()
 
 
-PAGES = Kept(256)
+PAGES: Kept[str] = Kept(256)
 
 
 def shared_page() -> bool:

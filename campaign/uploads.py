@@ -1,31 +1,31 @@
-"""Uploaded images (the letterhead's logo): checked, kept by their content's hash, served only
-to the PDF renderer, never over HTTP."""
+"""Uploaded images (the letterhead's logo): checked, named by their content's hash, kept in the
+database (so that a worker on any host can put them in a PDF), given only to the PDF renderer,
+never served over HTTP."""
 from __future__ import annotations
 
 import hashlib
 import io
 import re
 import warnings
-from pathlib import Path
+from collections.abc import Iterable
 
-from flask import current_app
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .errors import UploadRejected
-from .paths import write_atomically
+from .extensions import db
+from .models import Upload, utcnow
 
 UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
 IMAGE_MAX_SIDE = 6000
 
 
-def upload_folder() -> Path:
-    return Path(current_app.instance_path) / "uploads"
-
-
 def store_image(data: bytes) -> str:
-    """Check that `data` is a PNG or JPEG of sensible size and keep it; returns its file name
-    (named by its content, so a new logo means a new name and a new PDF)."""
+    """Check that `data` is a PNG or JPEG of sensible size and keep it (in the caller's writing
+    unit); returns its name (made from its content, so a new logo means a new name and a new
+    PDF)."""
     if not data:
         raise UploadRejected("The file is empty.")
     if len(data) > IMAGE_MAX_BYTES:
@@ -44,9 +44,17 @@ def store_image(data: bytes) -> str:
     if max(size) > IMAGE_MAX_SIDE:
         raise UploadRejected(f"The image is larger than {IMAGE_MAX_SIDE} pixels on a side.")
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{'png' if kind == 'PNG' else 'jpg'}"
-    folder = upload_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    if not target.exists():
-        write_atomically(target, data)
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(Upload).values(name=name, content_type=f"image/{kind.lower()}",
+                                             data=data, created_at=utcnow())
+                       .on_conflict_do_nothing(index_elements=["name"]))
     return name
+
+
+def load(names: Iterable[str | None]) -> dict[str, bytes]:
+    """The uploaded images of these names that exist, by name."""
+    wanted = {name for name in names if name}
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(Upload.name, Upload.data).where(Upload.name.in_(wanted)))
+    return {name: bytes(data) for name, data in rows}

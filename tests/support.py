@@ -125,6 +125,20 @@ def with_smtp(config: dict[str, Any], smtp: Mailbox, **more: Any) -> dict[str, A
     return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, **more}
 
 
+# ------------------------------------------------------------------ the worker's render jobs
+
+
+def do_render_jobs(now: Any = None) -> int:
+    """Do the render jobs due at `now` (default: now) one after another, as `campaign worker`
+    does, in the test's app context; returns how many were claimed (a failed try counts)."""
+    from campaign import worker
+
+    claimed = 0
+    while worker.run_due(now):
+        claimed += 1
+    return claimed
+
+
 # ------------------------------------------------------------------ forms
 
 

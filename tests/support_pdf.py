@@ -1,12 +1,13 @@
 """PDF test helpers: letters and listed rows built in memory and rendered as the app renders
-them (no database), text out of a PDF, a canary HTTP server, a shared PDF store, images."""
+them (no database), a parts store that counts its calls, text out of a PDF, a canary HTTP
+server, a shared PDF store, images."""
 from __future__ import annotations
 
 import io
 import logging
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-from flask import current_app
 from PIL import Image
 
 from campaign.letters import LetterText
 from campaign.listing import Listed
 from campaign.models import SCOPES, Letter, utcnow
-from campaign.pdf.child import render_job
-from campaign.pdf.html import job
+from campaign.pdf.assemble import MemoryStore, PartStore, Rendered, render
 from campaign.text import sort_key
 
 # ------------------------------------------------------------------ rendering without a database
@@ -58,11 +57,38 @@ def in_listing_order(rows: Iterable[Listed]) -> list[Listed]:
     return sorted(rows, key=lambda r: (SCOPES.index(r.scope), sort_key(r.shown_name), r.id))
 
 
-def rendered(letter: Letter, rows: Iterable[Listed], when: datetime | None = None) -> bytes:
-    """The PDF of `letter` with `rows`, made as the app makes it (pdf.html.job rendered in the
-    child process), without the cache."""
-    plan = job(letter, list(rows), when or utcnow())
-    return render_job(plan, float(current_app.config["PDF_TIMEOUT"]))
+def rendered(letter: Letter, rows: Iterable[Listed], when: datetime | None = None,
+             **options: Any) -> bytes:
+    """The PDF of `letter` with `rows`, made as the app makes it (assemble.render), with a
+    store of its own; `options` as render takes them (images, template, footer...)."""
+    return render_with(letter, rows, MemoryStore(), when, **options).data
+
+
+def render_with(letter: Letter, rows: Iterable[Listed], store: PartStore,
+                when: datetime | None = None, *, images: Mapping[str, bytes] | None = None,
+                **options: Any) -> Rendered:
+    return render(letter, list(rows), when or utcnow(), store, images=images, **options)
+
+
+class CountingStore(MemoryStore):
+    """A parts store that remembers the keys it was asked for and given, render by render."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[str] = []
+        self.put_keys: list[str] = []
+
+    def get(self, key: str) -> bytes | None:
+        self.got.append(key)
+        return super().get(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.put_keys.append(key)
+        super().put(key, data)
+
+    def forget_calls(self) -> None:
+        self.got.clear()
+        self.put_keys.clear()
 
 
 @contextmanager

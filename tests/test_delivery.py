@@ -1,6 +1,7 @@
-"""Final export and delivery: closing a letter, the delivery record and its fingerprint, the
-public page, the addendum, the final package, delivery emails through a real SMTP server, and
-migration 0002 over existing data."""
+"""Final export and delivery: closing a letter, which queues its delivery; the worker's render of
+the final PDF, then the delivery record and its fingerprint, the public page, the addendum, the
+final package, delivery emails through a real SMTP server; a render that fails or a list that
+changes meanwhile; and migration 0002 over existing data."""
 from __future__ import annotations
 
 import csv
@@ -8,18 +9,27 @@ import hashlib
 import io
 import re
 import zipfile
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
-from support import assert_one_line_error, submit, text_of, with_smtp
-from support_pdf import SharedPdfStore, one_line, pdf_text
+from support import assert_one_line_error, do_render_jobs, submit, text_of, with_smtp
+from support_pdf import one_line, pdf_text
 
+import campaign.pdf
 from campaign import delivery, errors, moderation, outbox
 from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import DeliveredSignature, Delivery, Letter, OutboxMessage, Signature
-from campaign.pdf import cache
+from campaign.models import (
+    DeliveredSignature,
+    Delivery,
+    Letter,
+    OutboxMessage,
+    RenderJob,
+    Signature,
+    utcnow,
+)
 
 SLUG = "stop-forwarding"
 PDF = f"/letters/{SLUG}.pdf"
@@ -30,20 +40,6 @@ DELIVER = f"/admin/letters/{SLUG}/deliver"
 @pytest.fixture
 def app_config(app_config, smtp):
     return with_smtp(app_config, smtp)
-
-
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory):
-    return SharedPdfStore(tmp_path_factory.mktemp("pdf-store"))
-
-
-@pytest.fixture(autouse=True)
-def reuse_pdfs(app, shared_store):
-    """Tests that deliver the same content share one render (see SharedPdfStore)."""
-    folder = cache.cache_folder()
-    shared_store.seed(folder)
-    yield
-    shared_store.keep(folder)
 
 
 @pytest.fixture
@@ -63,8 +59,28 @@ def letter(make_letter, make_signature):
 
 
 def close(admin, notify: bool = True, confirm: bool = True):
+    """Press "Close and deliver": the letter closes and its delivery is queued."""
     return submit(admin, DELIVER, {"confirm": "y" if confirm else None,
                                    "notify": "y" if notify else None}, "Close and deliver")
+
+
+def deliver(admin, notify: bool = True):
+    """Close and deliver, and let the worker make the final PDF and record the delivery."""
+    response = close(admin, notify=notify)
+    assert response.status_code == 303
+    assert do_render_jobs() >= 1
+    return response
+
+
+def counts() -> tuple[int, int, int]:
+    """Deliveries, delivered signatures and queued emails."""
+    return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))
+                 for model in (Delivery, DeliveredSignature, OutboxMessage))
+
+
+def jobs() -> list[RenderJob]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(RenderJob).order_by(RenderJob.id)))
 
 
 def record() -> Delivery:
@@ -90,9 +106,22 @@ def visible_text(html: str) -> str:
 # ------------------------------------------------------------------ closing and the record
 
 
-def test_closing_records_the_date_count_and_sha256_of_the_served_pdf(admin, client, letter):
+def test_close_and_deliver_closes_the_letter_and_shows_the_delivery_in_progress(admin, letter):
     response = close(admin)
     assert response.status_code == 303
+    assert db.session.get(Letter, letter.id).status == "closed"
+    assert record() is None  # the worker has not made the final PDF yet
+    assert [(job.kind, job.status) for job in jobs() if job.kind == "deliver"] == [
+        ("deliver", "queued")]
+    page = admin.get(DELIVER)
+    assert "Delivering" in visible_text(page.get_data(as_text=True))
+    soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
+    assert soup.find("meta", attrs={"http-equiv": "refresh"}) is not None
+    assert soup.find("form", action=f"{DELIVER}/close") is None  # asked for already
+
+
+def test_closing_records_the_date_count_and_sha256_of_the_served_pdf(admin, client, letter):
+    deliver(admin)
     saved = record()
     assert saved.signatory_count == 3
     assert saved.recipients == "The Director\nWashington, DC"
@@ -104,7 +133,7 @@ def test_closing_records_the_date_count_and_sha256_of_the_served_pdf(admin, clie
 
 
 def test_the_delivered_pdf_lists_exactly_the_listed_signatories(admin, client, letter):
-    close(admin)
+    deliver(admin)
     text = one_line(pdf_text(client.get(PDF).data))
     for name in ("Sunrise Tenants Union", "Asociación de Jornaleros", "Heartland Alliance"):
         assert name in text
@@ -112,7 +141,7 @@ def test_the_delivered_pdf_lists_exactly_the_listed_signatories(admin, client, l
 
 
 def test_the_public_page_says_when_and_with_how_many_it_was_delivered(admin, client, letter):
-    close(admin)
+    deliver(admin)
     page = client.get(f"/letters/{SLUG}").get_data(as_text=True)
     text = visible_text(page)
     saved = record()
@@ -128,7 +157,7 @@ def test_a_letter_not_yet_delivered_shows_no_delivery(client, letter):
 
 
 def test_later_approvals_leave_the_delivered_pdf_byte_identical(admin, client, letter):
-    close(admin)
+    deliver(admin)
     delivered = client.get(PDF).data
     approve_the_waiting_one(letter)
     assert client.get(PDF).data == delivered
@@ -136,11 +165,15 @@ def test_later_approvals_leave_the_delivered_pdf_byte_identical(admin, client, l
 
 
 def test_later_approvals_go_to_the_addendum(admin, client, letter, make_signature):
-    close(admin)
+    deliver(admin)
     assert client.get(ADDENDUM).status_code == 404  # nobody joined since
+    delivered = client.get(PDF).data
     approve_the_waiting_one(letter)
+    assert client.get(ADDENDUM).status_code == 503  # being made
+    assert do_render_jobs() == 1
     response = client.get(ADDENDUM)
     assert response.status_code == 200
+    assert client.get(PDF).data == delivered
     text = one_line(pdf_text(response.data))
     assert "Waiting Room Collective" in text
     assert "Sunrise Tenants Union" not in text
@@ -153,7 +186,7 @@ def test_later_approvals_go_to_the_addendum(admin, client, letter, make_signatur
 
 
 def test_the_final_package_holds_the_pdf_the_contacts_and_the_record(admin, letter):
-    close(admin)
+    deliver(admin)
     saved = record()
     response = admin.get(f"/admin/letters/{SLUG}/delivery.zip")
     assert response.status_code == 200
@@ -180,24 +213,85 @@ def test_the_final_package_needs_a_login(client, letter):
 
 
 def test_delivering_twice_is_refused_and_keeps_the_first_record(admin, letter):
-    close(admin)
+    deliver(admin)
     first = record()
     letter = db.session.get(Letter, letter.id)
-    prepared = delivery.prepare(letter)
+    prepared = delivery.Prepared(delivery.check_deliverable(letter), first.pdf)
     with pytest.raises(delivery.AlreadyDelivered), writing():
         delivery.close_and_deliver(letter, prepared)
+    with pytest.raises(delivery.AlreadyDelivered), writing():
+        delivery.request(letter, organizer_id=None, notify_signatories=True)
     assert db.session.scalars(sa.select(Delivery)).all() == [first]
 
 
-def test_a_list_changed_after_the_pdf_was_made_is_not_delivered(letter, make_signature):
-    prepared = delivery.prepare(letter)
+def test_a_delivery_already_asked_for_is_not_queued_again(admin, letter):
+    close(admin)
+    with pytest.raises(errors.DeliveryError, match="being delivered already"), writing():
+        delivery.request(db.session.get(Letter, letter.id), organizer_id=None,
+                         notify_signatories=True)
+    assert [job.kind for job in jobs() if job.kind == "deliver"] == ["deliver"]
+
+
+def test_a_list_changed_after_the_pdf_was_made_is_not_recorded(letter, make_signature):
+    prepared = delivery.Prepared(delivery.check_deliverable(letter), b"%PDF of the list then")
     make_signature(letter, organization="Latecomers Cooperative", email="late@example.net")
     with pytest.raises(errors.ListChanged), writing():
         delivery.close_and_deliver(letter, prepared, notify_signatories=True)
     assert record() is None
     assert db.session.scalar(sa.select(Letter.status)) == "open"
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(DeliveredSignature)) == 0
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+    assert counts() == (0, 0, 0)
+
+
+def test_a_list_that_changes_while_the_final_pdf_renders_is_read_and_rendered_again(
+        admin, client, letter, monkeypatch):
+    do_render_jobs()  # the organizer's look at the PDF before closing
+    real = campaign.pdf.render
+    listed: list[int] = []
+
+    def render_while_one_more_is_approved(letter, rows, *args, **kwargs):
+        listed.append(len(rows))
+        if len(listed) == 1:  # an organizer approves one more meanwhile, in a unit of its own
+            approve_the_waiting_one(letter)
+        return real(letter, rows, *args, **kwargs)
+
+    monkeypatch.setattr(campaign.pdf, "render", render_while_one_more_is_approved)
+    deliver(admin)
+    assert listed == [3, 4]
+    saved = record()
+    assert saved.signatory_count == 4
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DeliveredSignature)) == 4
+    served = client.get(PDF).data
+    assert hashlib.sha256(served).hexdigest() == saved.sha256
+    assert "Waiting Room Collective" in one_line(pdf_text(served))
+    assert client.get(ADDENDUM).status_code == 404  # the newcomer is in the delivered copy
+
+
+def test_a_delivery_whose_render_fails_is_shown_with_its_reason_and_nothing_is_delivered(
+        app, admin, letter, smtp):
+    app.config["PDF_TIMEOUT"] = 0.05
+    close(admin)
+    do_render_jobs()
+    page = visible_text(admin.get(DELIVER).get_data(as_text=True))
+    assert "Delivering" in page
+    assert re.search(r"The last try failed \(the PDF took longer than 0\.05 seconds to make\)",
+                     page)
+    do_render_jobs(utcnow() + timedelta(hours=1))  # its tries with backoff run out
+    assert [job.status for job in jobs() if job.kind == "deliver"] == ["failed"]
+    html = admin.get(DELIVER).get_data(as_text=True)
+    page = visible_text(html)
+    assert "The delivery failed" in page and "Delivering" not in page
+    assert re.search(r"the PDF took longer than 0\.05 seconds to make\.? Nothing was "
+                     r"delivered and no email was sent\.", page)
+    assert "Try to deliver again" in html
+    assert counts() == (0, 0, 0)  # no record, no delivered signature, no email queued
+    assert outbox.send_due() == 0 and smtp.messages == []
+
+    app.config["PDF_TIMEOUT"] = 60
+    assert submit(admin, DELIVER, {}, "Try to deliver again").status_code == 303
+    assert "Delivering" in visible_text(admin.get(DELIVER).get_data(as_text=True))
+    assert do_render_jobs() == 1
+    assert record().signatory_count == 3
+    assert outbox.send_due() == 3
 
 
 def test_a_letter_with_no_listed_signatory_cannot_be_delivered(admin, make_letter):
@@ -208,11 +302,13 @@ def test_a_letter_with_no_listed_signatory_cannot_be_delivered(admin, make_lette
     assert "Nothing was delivered: No signatory is listed yet" in page
     assert record() is None
     assert db.session.scalar(sa.select(Letter.status)) == "open"
+    assert [job.kind for job in jobs()] == ["refresh"]  # no delivery queued
 
 
 def test_closing_needs_the_confirmation_box(admin, letter):
     close(admin, confirm=False)
     assert record() is None
+    assert db.session.scalar(sa.select(Letter.status)) == "open"
     assert "Tick the box" in admin.get(DELIVER).get_data(as_text=True)
 
 
@@ -235,7 +331,7 @@ def test_the_deliver_page_needs_a_login(client, letter):
 def test_the_final_pdf_is_emailed_to_the_recipients_through_the_outbox(admin, letter, smtp):
     assert settings(admin, delivery_emails="director@example.net, deputy@example.net",
                     deliver_by_email="y").status_code == 303
-    close(admin, notify=False)
+    deliver(admin, notify=False)
     assert outbox.send_due() == 2
     saved = record()
     assert saved.emailed_to == "director@example.net\ndeputy@example.net"
@@ -248,7 +344,7 @@ def test_the_final_pdf_is_emailed_to_the_recipients_through_the_outbox(admin, le
 
 
 def test_signatories_are_told_the_letter_was_delivered_with_its_link(admin, letter, smtp):
-    close(admin)
+    deliver(admin)
     assert outbox.send_due() == 3
     told = sorted(rcpt for _, rcpts in smtp.envelopes for rcpt in rcpts)
     assert told == ["ana@jornaleros.example.org", "info@heartland.example.net",
@@ -263,13 +359,13 @@ def test_signatories_are_told_the_letter_was_delivered_with_its_link(admin, lett
 
 
 def test_no_email_goes_out_unless_asked(admin, letter, smtp):
-    close(admin, notify=False)
+    deliver(admin, notify=False)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_delivery_mail_waits_in_the_outbox_while_the_server_is_down(admin, letter, smtp):
     settings(admin, delivery_emails="director@example.net", deliver_by_email="y")
-    close(admin, notify=False)
+    deliver(admin, notify=False)
     smtp.refuse = True
     assert outbox.send_due() == 0
     with writing():
@@ -285,11 +381,12 @@ def test_delivery_mail_waits_in_the_outbox_while_the_server_is_down(admin, lette
 
 
 def test_export_pdf_after_delivery_writes_the_delivered_copy(admin, letter, runner, tmp_path):
-    close(admin)
+    deliver(admin)
     target = tmp_path / "final.pdf"
     result = runner.invoke(args=["export-pdf", SLUG, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert hashlib.sha256(target.read_bytes()).hexdigest() == record().sha256
+    assert target.read_bytes() == record().pdf
+    assert record().sha256 in result.output
 
 
 def test_export_pdf_addendum_of_an_undelivered_letter_is_a_one_line_error(runner, letter,

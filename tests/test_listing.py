@@ -180,8 +180,8 @@ def test_an_import_of_many_rows_counts_each_scope_once_per_row(app, make_letter)
 def test_a_confirmation_that_lists_at_once_is_counted(app, make_letter):
     letter = make_letter(require_approval=False)
     with writing():
-        outcome = signing.sign(letter, signing.SignerInput("Counted Union",
-                                                           email="c@example.org"))
+        outcome = signing.sign(letter.slug, signing.submission(
+            signing.SignerInput("Counted Union", email="c@example.org")))
     assert listing.count(letter) == 0
     with writing():
         signing.confirm(outcome.signature)

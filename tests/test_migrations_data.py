@@ -54,6 +54,8 @@ def _value(table: sa.Table, column: sa.Column[Any], i: int, choices: dict[str, l
         return i % 2 == 1  # so signature row 2 ('approved', not held) is listed
     if isinstance(kind, sa.Integer):
         return i + 1
+    if isinstance(kind, sa.Float):
+        return i + 0.5
     if isinstance(kind, sa.DateTime):
         return datetime(2026, 3, 1 + i, 12, 30, tzinfo=UTC)
     if isinstance(kind, sa.LargeBinary):

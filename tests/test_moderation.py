@@ -2,15 +2,17 @@
 no-approval setting, held submissions (spam trap, rate limit) and releasing them."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select, update
 from support import SIGNER, form_fields, submit, text_of, with_smtp
 
-from campaign import outbox
+from campaign import outbox, signing
 from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import Letter, OutboxMessage, Signature
+from campaign.models import Letter, OutboxMessage, Signature, utcnow
 
 LETTER = "/letters/stop-forwarding"
 PAGE = "/admin/letters/stop-forwarding/signatures"
@@ -360,6 +362,25 @@ def test_submissions_over_the_hourly_limit_from_one_address_are_held(client, mak
     held = db.session.scalars(select(Signature.organization).filter_by(held=True)).all()
     assert held == ["Group 2"]
     assert queued() == 2
+
+
+def test_the_hourly_limit_counts_only_this_letters_submissions_of_the_last_hour(
+        client, make_letter, make_signature, app):
+    app.config["SIGN_LIMIT_PER_HOUR"] = 1
+    letter = make_letter()
+    other = make_letter(title="Fund the Libraries", slug="libraries")
+    earlier = {make_signature(letter, "unconfirmed").id: utcnow() - timedelta(minutes=61),
+               make_signature(other, "unconfirmed").id: utcnow()}
+    with writing():  # sent from the test client's address: one too long ago, one elsewhere
+        for signature_id, created_at in earlier.items():
+            db.session.execute(update(Signature).where(Signature.id == signature_id).values(
+                ip_hash=signing.ip_digest("127.0.0.1"), created_at=created_at))
+    for n in range(2):
+        assert submit(client, LETTER, {**SIGNER, "email": f"member{n}@sunrise.example.org",
+                                       "organization": f"Group {n}"}, "Sign").status_code == 303
+    held = db.session.scalars(select(Signature.organization).filter_by(held=True)).all()
+    assert held == ["Group 1"]
+    assert queued() == 1
 
 
 def test_submissions_from_another_address_are_not_held_by_the_limit(new_client, make_letter, app):

@@ -1,23 +1,23 @@
 """The signed letter as PDF: what it shows (text read back with pypdf), the locked URL fetcher,
-the cache and the child process, the letterhead upload and the export-pdf command.
+the PDF address served from what the worker rendered (never rendered in a request), renders over
+the time limit, the letterhead upload kept in the database, and the export-pdf command.
 
 What a PDF shows of given rows is rendered once, without a database (the `bare` app, a letter
-built in memory); what depends on the rows read, the cache or a request runs on each database."""
+built in memory); what depends on the rows read, the render jobs or a request runs on each
+database, its PDFs rendered by the worker's own step (worker.run_due)."""
 from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import re
-import threading
 from datetime import timedelta
 
 import pypdf
 import pytest
+import sqlalchemy as sa
 from bs4 import BeautifulSoup
-from support import assert_one_line_error, submit
+from support import assert_one_line_error, do_render_jobs, submit
 from support_pdf import (
-    SharedPdfStore,
     canary_server,
     entry,
     in_listing_order,
@@ -29,15 +29,15 @@ from support_pdf import (
     rendered,
 )
 
-from campaign import listing, moderation, uploads
+import campaign.pdf
+import campaign.pdf.assemble
+from campaign import listing, moderation
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.listing import Listed
 from campaign.markup import markdown_to_html
-from campaign.models import Letter, Signature, utcnow
+from campaign.models import Letter, PdfFile, RenderJob, Signature, Upload, utcnow
 from campaign.paths import STATIC
-from campaign.pdf import cache
-from campaign.pdf.child import asset_roots
 from campaign.pdf.html import letter_html, pdf_body
 from campaign.pdf.writer import RefusedURL, html_to_pdf, locked_fetcher
 
@@ -89,20 +89,6 @@ def sample_rows() -> list[Listed]:
 SAMPLE_ROWS = sample_rows()
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory):
-    return SharedPdfStore(tmp_path_factory.mktemp("pdf-store"))
-
-
-@pytest.fixture
-def reuse_pdfs(app, shared_store):
-    """Lets tests that render the same content share one render (see SharedPdfStore)."""
-    folder = cache.cache_folder()
-    shared_store.seed(folder)
-    yield
-    shared_store.keep(folder)
-
-
 @pytest.fixture
 def sample(make_letter, make_signature):
     """The sample letter stored, with its listed signatories in three groups (none local), and
@@ -127,8 +113,10 @@ def sample(make_letter, make_signature):
 
 
 @pytest.fixture
-def served_pdf(client, sample, reuse_pdfs):
-    """The sample's PDF as the public address serves it, of the rows the listing reads."""
+def served_pdf(client, sample):
+    """The sample's PDF as the public address serves it once the worker rendered it, of the rows
+    the listing reads."""
+    assert do_render_jobs() == 1
     response = client.get(PDF)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
@@ -260,9 +248,9 @@ def test_contact_names_are_listed_when_the_letter_shows_them(bare):
 # ------------------------------------------------------------------ the locked fetcher
 
 
-def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders(tmp_path):
-    (tmp_path / "uploads").mkdir()
-    fetcher = locked_fetcher({"static": STATIC, "uploads": tmp_path / "uploads"})
+def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders():
+    logo = "a" * 32 + ".png"
+    fetcher = locked_fetcher(STATIC, {logo: png()})
     for url in ("file:///etc/passwd", "FILE:///etc/passwd", "data:text/css,body{}",
                 "https://campaign.invalid/static/../../../../etc/passwd",
                 "https://campaign.invalid/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
@@ -272,11 +260,12 @@ def test_fetcher_refuses_file_urls_and_paths_out_of_its_folders(tmp_path):
         with pytest.raises(RefusedURL):
             fetcher.fetch(url)
     assert fetcher.fetch("https://campaign.invalid/static/pdf.css").read().startswith(b"/*")
+    assert fetcher.fetch(f"https://campaign.invalid/uploads/{logo}").read() == png()
 
 
 def test_a_file_url_in_the_document_is_neither_drawn_nor_embedded(bare):
     pdf = html_to_pdf('<img src="file:///etc/passwd"><link rel="stylesheet" '
-                      'href="file:///etc/passwd"><p>Nothing else</p>', asset_roots())
+                      'href="file:///etc/passwd"><p>Nothing else</p>', STATIC)
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert list(reader.pages[0].images) == []
     assert reader.attachments == {}
@@ -290,7 +279,7 @@ def test_rendering_never_reaches_a_local_http_server(bare):
         pdf = rendered(letter, [entry(1, f'<img src="{canary.url("/signer.png")}">')])
         html_to_pdf(f'<link rel="stylesheet" href="{canary.url("/style.css")}">'
                     f'<style>@import url("{canary.url("/import.css")}");</style>'
-                    f'<img src="{canary.url("/img.png")}">', asset_roots())
+                    f'<img src="{canary.url("/img.png")}">', STATIC)
     assert canary.hits == []
     shown = "".join(pdf_text(pdf).split())
     assert f'<imgsrc="{canary.url("/signer.png")}">' in shown  # the name as text, not an image
@@ -300,7 +289,7 @@ def test_a_redirecting_url_is_never_requested_nor_followed(bare):
     with canary_server() as canary:
         pdf = html_to_pdf(f'<img src="{canary.url("/redirect")}">'
                           f'<link rel="stylesheet" href="{canary.url("/redirect?css")}">',
-                          asset_roots())
+                          STATIC)
     assert pdf.startswith(b"%PDF")
     assert canary.hits == []
 
@@ -309,7 +298,7 @@ def test_attachments_are_never_embedded(bare):
     pdf = html_to_pdf(
         '<link rel="attachment" href="file:///etc/passwd">'
         '<link rel="attachment" href="static/pdf.css">'
-        '<p><a rel="attachment" href="static/style.css">style</a></p>', asset_roots())
+        '<p><a rel="attachment" href="static/style.css">style</a></p>', STATIC)
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert reader.attachments == {}
     annotations = reader.pages[0].get("/Annots") or []
@@ -317,94 +306,145 @@ def test_attachments_are_never_embedded(bare):
     assert b"/EmbeddedFile" not in pdf
 
 
-# ------------------------------------------------------------------ cache and child process
+# ------------------------------------------------------------------ served as the worker made it
 
 
-def renders(caplog) -> int:
-    return sum(1 for r in caplog.records if r.name == "campaign.pdf.cache"
-               and r.getMessage().startswith("rendered "))
+TOO_LONG = re.compile(r"the PDF took longer than 0\.05 seconds to make")  # the limit set
 
 
-def test_two_requests_at_once_for_a_stale_pdf_render_it_once(new_client, make_letter,
-                                                             make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.pdf")
-    letter = make_letter()
-    make_signature(letter, organization="Sunrise Tenants Union")
-    clients = [new_client() for _ in range(2)]
-    start = threading.Barrier(2)
-    bodies: list[bytes] = []
-
-    def fetch(each):
-        start.wait()
-        response = each.get(PDF)
-        assert response.status_code == 200
-        bodies.append(response.data)
-
-    threads = [threading.Thread(target=fetch, args=(each,)) for each in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert len(bodies) == 2 and bodies[0] == bodies[1]
-    assert renders(caplog) == 1
+def the_jobs() -> list[RenderJob]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(RenderJob).order_by(RenderJob.id)))
 
 
-def test_an_unchanged_pdf_is_served_from_the_cache_and_by_etag(client, make_letter,
-                                                               make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.pdf")
-    make_signature(make_letter(), organization="Sunrise Tenants Union")
-    first = client.get(PDF)
-    second = client.get(PDF)
-    assert second.data == first.data
-    assert renders(caplog) == 1
-    again = client.get(PDF, headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 304
+def stored_pdfs() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PdfFile))
 
 
-def test_an_approval_renders_the_pdf_again_with_the_new_signatory(client, make_letter,
-                                                                 make_signature, caplog):
-    caplog.set_level(logging.INFO, logger="campaign.pdf")
-    letter = make_letter()
-    make_signature(letter, organization="Sunrise Tenants Union")
-    waiting = make_signature(letter, "pending", organization="Late Bloomers Cooperative")
-    first = client.get(PDF)
-    with writing():
-        moderation.decide(letter, [waiting.id], approve=True)
-    second = client.get(PDF)
-    assert renders(caplog) == 2
-    assert second.headers["ETag"] != first.headers["ETag"]
-    assert "Late Bloomers Cooperative" not in pdf_text(first.data)
-    assert "Late Bloomers Cooperative" in pdf_text(second.data)
-    assert len(list(cache.cache_folder().glob("*.pdf"))) == 1  # the stale one is gone
-
-
-def test_a_render_over_the_time_limit_is_stopped_and_answers_503(app, client, make_letter):
-    app.config["PDF_TIMEOUT"] = 0.05
-    make_letter()
-    response = client.get(PDF)
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "60"
-    assert "took longer than 0.05 seconds" in response.get_data(as_text=True)
-    assert list(cache.cache_folder().glob("*.pdf")) == []
-
-
-def test_after_a_failed_render_requests_wait_instead_of_starting_another(app, client,
-                                                                        make_letter, caplog):
-    app.config["PDF_TIMEOUT"] = 0.05
-    make_letter()
-    assert client.get(PDF).status_code == 503
-    again = client.get(PDF)
-    assert again.status_code == 503
-    assert "could not be made a moment ago" in again.get_data(as_text=True)
-    stopped = [r for r in caplog.records if r.getMessage().startswith("PDF rendering stopped")]
-    assert len(stopped) == 1
-
-
-# ------------------------------------------------------------------ letterhead uploads
+def visible(response) -> str:
+    return " ".join(BeautifulSoup(response.get_data(as_text=True), "html.parser")
+                    .get_text(" ").split())
 
 
 def deliver_page(slug: str = "stop-forwarding") -> str:
     return f"/admin/letters/{slug}/deliver"
+
+
+def test_before_the_first_render_the_pdf_address_answers_503_with_a_page_that_refreshes(
+        client, make_letter):
+    make_letter()
+    response = client.get(PDF)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert soup.find("meta", attrs={"http-equiv": "refresh"}) is not None
+    assert "The PDF is being prepared" in soup.get_text()
+    assert [job.kind for job in the_jobs()] == ["refresh"]  # publishing the letter asked for it
+
+
+def test_once_the_worker_made_it_the_pdf_is_served_with_etag_and_last_modified(
+        client, make_letter, make_signature):
+    make_signature(make_letter(), organization="Sunrise Tenants Union")
+    assert do_render_jobs() == 1
+    response = client.get(PDF)
+    assert response.status_code == 200
+    assert "Sunrise Tenants Union" in pdf_text(response.data)
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    for asked in ({"If-None-Match": response.headers["ETag"]},
+                  {"If-Modified-Since": response.headers["Last-Modified"]}):
+        again = client.get(PDF, headers=asked)
+        assert again.status_code == 304, asked
+        assert again.data == b""
+
+
+def test_while_a_newer_pdf_is_being_made_the_newest_kept_is_served_at_once(
+        admin, make_letter, make_signature):
+    letter = make_letter()
+    make_signature(letter, organization="Sunrise Tenants Union")
+    waiting = make_signature(letter, "pending", organization="Late Bloomers Cooperative")
+    do_render_jobs()
+    first = admin.get(PDF)
+    with writing():
+        moderation.decide(letter, [waiting.id], approve=True)
+    meanwhile = admin.get(PDF)  # the worker has not run yet
+    assert meanwhile.status_code == 200
+    assert meanwhile.data == first.data
+    assert "Late Bloomers Cooperative" not in pdf_text(meanwhile.data)
+    assert "PDF being updated; the last one is as of" in visible(admin.get(deliver_page()))
+    assert do_render_jobs() == 1
+    fresh = admin.get(PDF)
+    assert fresh.headers["ETag"] != first.headers["ETag"]
+    assert "Late Bloomers Cooperative" in pdf_text(fresh.data)
+    assert stored_pdfs() == 1  # the newer replaced the older
+    assert "PDF up to date as of" in visible(admin.get(deliver_page()))
+
+
+def test_a_render_over_the_time_limit_is_stopped_retried_with_backoff_then_failed(
+        app, client, make_letter):
+    app.config["PDF_TIMEOUT"] = 0.05
+    make_letter()
+    assert do_render_jobs() == 1
+    [job] = the_jobs()
+    assert (job.status, job.attempts) == ("queued", 1)
+    assert TOO_LONG.fullmatch(job.last_error), job.last_error
+    assert job.due > utcnow() + timedelta(seconds=10)  # tried again after a pause
+    assert do_render_jobs() == 0  # not yet
+    assert do_render_jobs(utcnow() + timedelta(hours=1)) == 2
+    [job] = the_jobs()
+    assert (job.status, job.attempts) == ("failed", 3)
+    assert TOO_LONG.fullmatch(job.last_error), job.last_error
+    assert stored_pdfs() == 0
+    assert client.get(PDF).status_code == 503
+
+
+def test_a_failed_render_is_shown_with_its_reason_and_can_be_made_again(app, admin,
+                                                                        make_letter):
+    app.config["PDF_TIMEOUT"] = 0.05
+    make_letter()
+    do_render_jobs(utcnow() + timedelta(hours=1))
+    app.config["PDF_TIMEOUT"] = 60
+    for page in ("/admin/", deliver_page()):
+        response = admin.get(page)
+        assert re.search(f"The last render failed: {TOO_LONG.pattern}", visible(response)), page
+        assert "Make the PDF again" in response.get_data(as_text=True), page
+    assert submit(admin, deliver_page(), {}, "Make the PDF again").status_code == 303
+    assert [job.status for job in the_jobs()] == ["failed", "queued"]
+    page = admin.get(deliver_page())
+    assert "PDF being made for the first time" in visible(page)
+    assert "Make the PDF again" not in page.get_data(as_text=True)  # asked for already
+    assert do_render_jobs() == 1
+    assert admin.get(PDF).status_code == 200
+    assert "The last render failed" not in visible(admin.get(deliver_page()))
+
+
+def test_no_web_address_renders(admin, make_letter, make_signature, monkeypatch):
+    letter = make_letter()
+    make_signature(letter, organization="Sunrise Tenants Union")
+    do_render_jobs()
+    make_signature(letter, organization="Late Bloomers Cooperative")  # the PDF is stale now
+    make_letter(slug="not-rendered-yet", title="Not Rendered Yet")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a PDF was rendered in a web request")
+
+    monkeypatch.setattr(campaign.pdf, "render", refuse)
+    monkeypatch.setattr(campaign.pdf.assemble, "render", refuse)
+    expected = {PDF: 200, "/letters/stop-forwarding/addendum.pdf": 404,
+                "/admin/letters/stop-forwarding/letter.pdf": 200,
+                "/letters/not-rendered-yet.pdf": 503,
+                "/admin/letters/not-rendered-yet/letter.pdf": 503,
+                deliver_page(): 200, "/admin/": 200, "/letters/stop-forwarding": 200}
+    for url, status in expected.items():
+        assert admin.get(url).status_code == status, url
+    response = submit(admin, deliver_page(), {"confirm": "y", "notify": "y"},
+                      "Close and deliver")
+    assert response.status_code == 303
+    assert "Delivering" in visible(admin.get(deliver_page()))
+    for url, status in expected.items():
+        assert admin.get(url).status_code == status, url
+
+
+# ------------------------------------------------------------------ letterhead uploads
 
 
 def upload(admin, data: bytes, name: str = "logo.png", **fields):
@@ -413,16 +453,16 @@ def upload(admin, data: bytes, name: str = "logo.png", **fields):
                   content_type="multipart/form-data")
 
 
-def test_an_uploaded_logo_is_kept_in_the_instance_folder_and_drawn_on_the_letterhead(
-        admin, make_letter, make_signature, app):
+def test_an_uploaded_logo_is_kept_in_the_database_and_drawn_on_the_letterhead(
+        admin, make_letter, make_signature):
     make_signature(make_letter(), organization="Sunrise Tenants Union")
     logo = png()
     assert upload(admin, logo).status_code == 303
     letter = db.session.scalar(db.select(Letter))
     db.session.refresh(letter)
-    stored = uploads.upload_folder() / letter.logo_file
-    assert stored.read_bytes() == logo
-    assert stored.is_relative_to(app.instance_path)
+    stored = db.session.get(Upload, letter.logo_file)
+    assert (stored.data, stored.content_type) == (logo, "image/png")
+    assert do_render_jobs() == 1
     pdf = admin.get(PDF).data
     [image] = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].images
     assert image.image.size == (240, 90)
@@ -444,21 +484,22 @@ def test_an_upload_that_is_not_a_usable_image_is_refused_with_a_message(admin, m
     letter = db.session.scalar(db.select(Letter))
     db.session.refresh(letter)
     assert letter.logo_file is None and letter.coalition_name == ""
-    assert not uploads.upload_folder().exists() or not any(uploads.upload_folder().iterdir())
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Upload)) == 0
 
 
 def test_uploads_are_not_served_over_http(admin, client, make_letter):
     make_letter()
     assert upload(admin, png()).status_code == 303
     name = db.session.scalar(db.select(Letter.logo_file))
-    for url in (f"/uploads/{name}", f"/static/{name}", f"/static/../instance/uploads/{name}"):
+    for url in (f"/uploads/{name}", f"/static/{name}", f"/static/../instance/uploads/{name}",
+                f"/static/uploads/{name}", f"/instance/uploads/{name}"):
         assert client.get(url).status_code == 404
 
 
 # ------------------------------------------------------------------ the command line
 
 
-def test_export_pdf_writes_the_signed_letter(runner, sample, reuse_pdfs, tmp_path):
+def test_export_pdf_renders_the_signed_letter_at_once(runner, sample, tmp_path):
     target = tmp_path / "out.pdf"
     result = runner.invoke(args=["export-pdf", "stop-forwarding", "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -466,6 +507,7 @@ def test_export_pdf_writes_the_signed_letter(runner, sample, reuse_pdfs, tmp_pat
     assert hashlib.sha256(data).hexdigest() in result.output
     text = one_line(pdf_text(data))
     assert "Red Comunitaria de Ñuñoa" in text and "Pending Partners Collective" not in text
+    assert stored_pdfs() == 0  # rendered by the command, not taken from the worker's
 
 
 def test_export_pdf_of_an_unknown_letter_is_a_one_line_error(runner, tmp_path):

@@ -1,50 +1,47 @@
-"""The signed letter as PDF: letter -> HTML (html.py, pure) -> PDF (writer.py, the only code
-that touches WeasyPrint, run in a child process by child.py), kept on disk by what it shows
-(cache.py). A long list is cut into its pages ahead of rendering (sheets.py) and rendered in
-parts at once."""
+"""The signed letter as PDF: letter -> HTML (html.py, pure) -> PDF (writer.py, the only code that
+touches WeasyPrint, run in a child process by child.py). A long list is cut into its pages ahead
+of rendering (sheets.py) and rendered in parts (assemble.py); the newest PDF of each letter and
+the parts it was made of are kept in the database (storage.py). Renders happen in the worker
+(renders.py) or at the command line, never in a web request.
+
+This module says what a render is given and what it gives back, and the fingerprint of what a
+PDF shows, by which a render that would change nothing is skipped."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import listing
-from ..dates import local_date
 from ..errors import PdfUnavailable
 from ..listing import Listed
-from ..models import Letter, utcnow
-from .cache import cached, fingerprint
-from .html import job
+from ..models import Letter
+from .assemble import MemoryStore, PartStore, Rendered, render, revision
 
-__all__ = ["Pdf", "PdfUnavailable", "current_pdf", "addendum_pdf"]
+__all__ = ["Pdf", "PdfUnavailable", "MemoryStore", "PartStore", "Rendered", "render", "fingerprint"]
 
 
 @dataclass(frozen=True)
 class Pdf:
+    """A PDF as served: its bytes, the tag that names this version of it, and the moment what it
+    shows was read."""
+
     data: bytes
     etag: str
+    as_of: datetime | None = None
 
 
-def current_pdf(letter: Letter, entries: Sequence[Listed] | None = None) -> Pdf:
-    """The letter with its listed signatories (`entries`, read now if not given), dated today:
-    kept, or rendered now."""
-    now = utcnow()
-    entries = listing.rows(letter) if entries is None else entries
-    key = fingerprint("signed", letter, entries, local_date(now))
-    data = cached(f"letter{letter.id}-signed", key, lambda: job(letter, entries, now))
-    return Pdf(data, key)
-
-
-def addendum_pdf(letter: Letter, delivered_ids: Sequence[int], delivered_on: datetime,
-                 delivered_sha256: str) -> Pdf | None:
-    """The signatories listed now that are not in the delivered copy, or None if there are none."""
-    now = utcnow()
-    entries = listing.rows(letter, exclude=delivered_ids)
-    if not entries:
-        return None
-    key = fingerprint("addendum", letter, entries, local_date(now), delivered_sha256)
-    data = cached(f"letter{letter.id}-addendum", key, lambda: job(
-        letter, entries, now, template="pdf/addendum.html", title=f"Addendum: {letter.title}",
-        delivered_on=local_date(delivered_on), delivered_count=len(delivered_ids),
-        delivered_sha256=delivered_sha256))
-    return Pdf(data, key)
+def fingerprint(kind: str, letter: Letter, entries: Iterable[Listed], date: str,
+                *extra: str) -> str:
+    """SHA-256 of everything a PDF shows: the letter version, its print settings, the date and
+    the listed signatories (as shown), and the revision of what lays them out."""
+    digest = hashlib.sha256()
+    parts = [revision(), kind, str(letter.id), letter.content_hash(), letter.language,
+             letter.coalition_name, letter.logo_file or "", letter.closing,
+             str(letter.show_contact_names), date, *extra]
+    digest.update("\x1f".join(parts).encode())
+    for e in entries:
+        contact = e.contact_name if letter.show_contact_names else ""
+        digest.update(f"\x1e{e.id}\x1f{e.shown_name}\x1f{e.place}\x1f{e.scope}\x1f"
+                      f"{contact}".encode())
+    return digest.hexdigest()

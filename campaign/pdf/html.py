@@ -1,10 +1,10 @@
 """What a PDF shows, as HTML (pure, testable without WeasyPrint): the letter with its signatories
-in one document, or, for a long list, the letter and the list's pages in parts (see sheets.py)."""
+in one document, or, for a long list, the letter's own pages and the list's parts apart (see
+sheets.py and assemble.py)."""
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -15,17 +15,14 @@ from flask import render_template
 from markupsafe import Markup
 
 from .. import markup
-from ..dates import local_date
+from ..dates import local_date, local_time
 from ..listing import Listed
 from ..models import SCOPE_LABELS, Letter, utcnow
 from ..uploads import UPLOAD_NAME
 from . import sheets
 from .writer import ASSET_ORIGIN
 
-log = logging.getLogger(__name__)
-
-PARTS_FROM = 1000  # signatories from which the list is cut into sheets and rendered in parts
-PART_SIGNATORIES = 800  # at most, a part's share: what one process lays out and holds at once
+PARTS_FROM = 400  # signatories from which the list is rendered in parts, apart from the letter
 LIST_TITLES = {"pdf/letter.html": "Signatories", "pdf/addendum.html": "Additional signatories"}
 
 
@@ -51,8 +48,9 @@ def pdf_body(body_html: str) -> Markup:
 
 def letter_html(letter: Letter, signatories: Iterable[Listed], when: datetime | None = None,
                 *, template: str = "pdf/letter.html", **extra: Any) -> str:
-    """The HTML that becomes the PDF. Signatories must come in listing order; every value is
-    escaped by the template except the body, which is sanitized Markdown."""
+    """The HTML of the letter with its signatories (in listing order), as of `when`; with none
+    given and a `count`, the letter's own pages, its list rendered apart. Every value is escaped
+    by the template except the body, which is sanitized Markdown."""
     rows = list(signatories)
     extra.setdefault("count", len(rows))
     return render_template(template, body=pdf_body(letter.body_html), groups=grouped(rows),
@@ -66,6 +64,7 @@ def page_context(letter: Letter, when: datetime | None) -> dict[str, Any]:
         "letter": letter,
         "show_contacts": letter.show_contact_names,
         "date": local_date(moment),
+        "as_of": local_time(moment),
         "created": moment.astimezone(utcnow().tzinfo),
         "author": letter.coalition_name or "The undersigned organizations",
         "logo_url": f"{ASSET_ORIGIN}uploads/{letter.logo_file}" if letter.logo_file else None,
@@ -73,63 +72,42 @@ def page_context(letter: Letter, when: datetime | None) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ a long list, in parts
-
-
 @dataclass(frozen=True)
-class Job:
-    """What a PDF is rendered from: one HTML document, or for a long list the letter's and its
-    sheets' in parts (`pages`: how many pages each part after the letter must come to), with
-    `whole`, the one document to render instead should the parts not come out as planned."""
+class PartSettings:
+    """What the parts of a list show besides their entries: the letter's language, the title in
+    their footers, the list's heading (on its first part), whether contacts are shown."""
 
-    parts: list[str]
-    pages: list[int]
-    title: str = ""
-    whole: Callable[[], str] | None = None
-
-
-def job(letter: Letter, entries: Sequence[Listed], when: datetime, *,
-        template: str = "pdf/letter.html", title: str = "", **extra: Any) -> Job:
-    """The letter with its signatories: in one document, or, from PARTS_FROM signatories, the
-    letter alone and the list cut into sheets (sheets.py), in parts of up to PART_SIGNATORIES
-    (smaller, so that every core has a part, for a list of less than that per core)."""
-
-    def whole() -> str:
-        return letter_html(letter, entries, when, template=template, **extra)
-
-    if len(entries) < PARTS_FROM:
-        return Job([whole()], [])
-    try:
-        cut = sheets.paginate(grouped(entries), letter.show_contact_names)
-    except sheets.Unmeasurable as exc:
-        log.warning("a long list in one pass: %s", exc)
-        return Job([whole()], [])
-    parts = [letter_html(letter, [], when, template=template, count=len(entries), **extra)]
-    pages: list[int] = []
-    for share in _shares(cut, min(PART_SIGNATORIES, -(-len(entries) // workers()))):
-        parts.append(render_template(
-            "pdf/sheets.html", sheets=share, opens_list=not pages, continued=True,
-            list_title=LIST_TITLES.get(template, "Signatories"), count=len(entries),
-            **page_context(letter, when)))
-        pages.append(len(share))
-    return Job(parts, pages, title or letter.title, whole)
+    language: str
+    title: str
+    list_title: str
+    show_contacts: bool
 
 
-def _shares(cut: Sequence[sheets.Sheet], size: int) -> Iterator[list[sheets.Sheet]]:
-    """Consecutive sheets holding about `size` signatories together."""
-    share: list[sheets.Sheet] = []
-    held = 0
-    for sheet in cut:
-        share.append(sheet)
-        held += sheet.entries
-        if held >= size:
-            yield share
-            share, held = [], 0
-    if share:
-        yield share
+def part_html(part: sheets.Part, pages: Sequence[sheets.Page] | None,
+              settings: PartSettings) -> str:
+    """A part of a long list as a document of its own, showing nothing but what its key holds
+    (assemble.py): its pages as planned (`pages`), or, as the fallback (None), its entries in
+    rows of two as a short list is set, paginated by WeasyPrint."""
+    return render_template("pdf/part.html", part=part, pages=pages, language=settings.language,
+                           title=settings.title, list_title=settings.list_title,
+                           title_css=Markup(css_string(settings.title)),  # noqa: S704 - escaped
+                           show_contacts=settings.show_contacts, end_id=end_id,
+                           asset_origin=ASSET_ORIGIN)
+
+
+def end_id(page: int, column: int) -> str:
+    """The id of the element that ends a column of a part's page (see writer.as_planned)."""
+    return f"end-{page}-{column}"
+
+
+def css_string(text: str) -> str:
+    """`text` as a CSS string: every character but letters, digits and spaces escaped (so it is
+    also safe inside a <style> element)."""
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
 
 
 def workers() -> int:
     """Processes to render parts in: one per core this process may run on, up to four."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, 4))
+

@@ -1,12 +1,16 @@
 """HTML -> PDF through WeasyPrint with a locked URL fetcher: the one place that touches WeasyPrint.
 
-Run as a script it is the child process that child.py starts for each PDF (a JSON request on
-standard input, the PDF on standard output), so that WeasyPrint's memory goes back to the system
-when the child ends. It imports nothing from the app, so that the child starts quickly.
+Run as a script it is the child process that child.py starts for a render: a JSON request on
+standard input (the render's documents and the uploaded images they may show), their PDFs on
+standard output. The documents are rendered at once in forked processes, one per core, so that
+every core has work and each part's memory goes back to the system as soon as it is done. It
+imports nothing from the app, so that it starts quickly; it loads WeasyPrint and the fonts before
+it reads its request, so that a child started ahead of time (child.py keeps one warm) is ready.
 """
 from __future__ import annotations
 
-import io
+import base64
+import gc
 import json
 import logging
 import math
@@ -16,184 +20,173 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-# The only origin the PDF may load from; its first path segment names a root folder.
+# The only origin the PDF may load from: static/<file> (the bundled styles, images and fonts)
+# and uploads/<name> (the uploaded images the request carries, served from memory).
 ASSET_ORIGIN = "https://campaign.invalid/"
-
-# What each root may serve: bundled styles, images and fonts; uploads are images only.
-SERVED = {
-    "static": {".css": "text/css", ".png": "image/png", ".jpg": "image/jpeg",
-               ".jpeg": "image/jpeg", ".svg": "image/svg+xml", ".ttf": "font/ttf",
-               ".otf": "font/otf", ".woff": "font/woff", ".woff2": "font/woff2"},
-    "uploads": {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"},
-}
+STATIC_TYPES = {".css": "text/css", ".png": "image/png", ".jpg": "image/jpeg",
+                ".jpeg": "image/jpeg", ".svg": "image/svg+xml", ".ttf": "font/ttf",
+                ".otf": "font/otf", ".woff": "font/woff", ".woff2": "font/woff2"}
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+NOT_AS_PLANNED = 3  # a part's exit code when it did not come out with the pages planned
 
 
 class RefusedURL(ValueError):
-    """The document asked for something that is neither a bundled asset nor an upload."""
+    """The document asked for something that is neither a bundled asset nor an uploaded image."""
 
 
-def locked_fetcher(roots: dict[str, Path]) -> Any:
-    """A WeasyPrint URL fetcher that serves files under `roots` and refuses everything else:
-    file:, data:, http(s) to any host, so nothing is fetched from the network and no redirect
-    can ever be followed."""
+def locked_fetcher(static: Path, images: Mapping[str, bytes]) -> Any:
+    """A WeasyPrint URL fetcher that serves the files under `static` and the `images` given, and
+    refuses everything else: file:, data:, http(s) to any host, so nothing is fetched from the
+    network or the disk outside `static`, and no redirect can ever be followed."""
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    resolved = {name: path.resolve() for name, path in roots.items()}
+    folder = static.resolve()
 
     class LockedFetcher(URLFetcher):
         def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
             if not url.startswith(ASSET_ORIGIN):
                 raise RefusedURL(f"refused to fetch {url[:80]!r}")
-            root_name, _, name = unquote(urlsplit(url).path).lstrip("/").partition("/")
-            root = resolved.get(root_name)
-            kinds = SERVED.get(root_name, {})
-            if root is None or not name:
-                raise RefusedURL(f"refused to fetch {url[:80]!r}")
-            path = (root / name).resolve()
-            kind = kinds.get(path.suffix.lower())
-            if kind is None or not path.is_relative_to(root) or not path.is_file():
-                raise RefusedURL(f"no such asset {url[:80]!r}")
-            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": kind})
+            root, _, name = unquote(urlsplit(url).path).lstrip("/").partition("/")
+            suffix = Path(name).suffix.lower()
+            if root == "uploads" and name in images and suffix in IMAGE_TYPES:
+                return URLFetcherResponse(url, images[name], {"Content-Type": IMAGE_TYPES[suffix]})
+            if root == "static" and name and suffix in STATIC_TYPES:
+                path = (folder / name).resolve()
+                if path.is_relative_to(folder) and path.is_file():
+                    return URLFetcherResponse(url, path.read_bytes(),
+                                              {"Content-Type": STATIC_TYPES[suffix]})
+            raise RefusedURL(f"no such asset {url[:80]!r}")
 
     return LockedFetcher(allow_redirects=False, allowed_protocols=("https",))
 
 
-def html_to_pdf(html: str, roots: dict[str, Path]) -> bytes:
-    """The PDF of `html`, whose relative URLs resolve under ASSET_ORIGIN. Attachments
-    (`<link rel=attachment>`, `<a rel=attachment>`) are dropped before anything is fetched."""
-    return bytes(_render(html, roots).write_pdf())
+def html_to_pdf(html: str, static: Path, images: Mapping[str, bytes] | None = None) -> bytes:
+    """The PDF of `html`, whose relative URLs resolve under ASSET_ORIGIN."""
+    return bytes(_render(html, static, images or {}).write_pdf())
 
 
-def _render(html: str, roots: dict[str, Path], stylesheets: Sequence[Any] = ()) -> Any:
-    """The laid out document of `html`, its attachments dropped."""
+_fonts: Any = None  # the child's fonts, loaded once (warm_up) for every document and fork
+
+
+def _render(html: str, static: Path, images: Mapping[str, bytes]) -> Any:
+    """The laid out document of `html`. Attachments (`<link rel=attachment>`, `<a
+    rel=attachment>`) are dropped before anything is written."""
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=ASSET_ORIGIN, url_fetcher=locked_fetcher(roots)).render(
-        stylesheets=list(stylesheets))
+    document = HTML(string=html, base_url=ASSET_ORIGIN,
+                    url_fetcher=locked_fetcher(static, images)).render(font_config=_fonts)
     document.metadata.attachments = []
     for page in document.pages:
         page.links = [link for link in page.links if link[0] != "attachment"]
     return document
 
 
-# ------------------------------------------------------------------ a long list, in parts
+def as_planned(document: Any, pages: int | None, ends: Mapping[str, int]) -> bool:
+    """Whether a laid out part came out as sheets.py planned it: `pages` pages, and the end of
+    each column (an element with an id, named in `ends`) on the page planned for it. A column
+    longer than its page is cut off where the page ends, and its end is then on no page."""
+    if pages is not None and len(document.pages) != pages:
+        return False
+    return all(index < len(document.pages) and anchor in document.pages[index].anchors
+               for anchor, index in ends.items())
 
 
-class PartsMismatch(Exception):
-    """A part did not come out with the pages planned for it (see sheets.py)."""
+# ------------------------------------------------------------------ a render's documents
 
 
-def css_string(text: str) -> str:
-    """`text` as a CSS string: every character but letters, digits and spaces escaped."""
-    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
-
-
-def numbering(first: int, total: int, title: str | None = None) -> Any:
-    """Footers for a part whose first page is page `first` of `total`; `title` for a part that
-    has no h1 to take the running title from."""
-    from weasyprint import CSS
-
-    page_n_of_m = f'"Page " counter(page) " of {total}" !important'
-    rules = [f"@page {{ @bottom-right {{ content: {page_n_of_m} }} }}"]
-    if first > 1:
-        rules.append(f"@page :first {{ counter-reset: page {first} }}")
-    if title is not None:
-        rules.append(f"@page {{ @bottom-left {{ content: {css_string(title)} !important }} }}")
-    return CSS(string="\n".join(rules))
-
-
-def parts_to_pdf(parts: Sequence[str], pages: Sequence[int], title: str,
-                 roots: dict[str, Path], workers: int, deadline: float) -> bytes:
-    """The letter (parts[0]) and the sheets of its list (parts[1:], of pages[i - 1] pages each),
-    rendered at once in `workers` forked processes and joined, numbered as one document.
-
-    The letter is laid out first (which also loads the fonts every fork then shares), to learn
-    its page count; then each part renders with its own page numbers while the letter renders
-    again with the total. A part that comes out longer or shorter than planned fails the whole
-    (PartsMismatch): the caller then renders in one pass."""
-    import pypdf
-
-    letter_pages = len(_render(parts[0], roots).pages)
-    total = letter_pages + sum(pages)
-    firsts = [letter_pages + 1 + sum(pages[:i]) for i in range(len(pages))]
+def render_all(documents: Sequence[Mapping[str, Any]], static: Path,
+               images: Mapping[str, bytes], workers: int, deadline: float) -> list[bytes | None]:
+    """The PDF of each document ({"html": ..., and for a part planned ahead "pages" and "ends",
+    see as_planned}), rendered in up to `workers` forked processes at once, in the order given;
+    None for a part that did not come out as planned. Raises RuntimeError if one fails."""
     with tempfile.TemporaryDirectory(prefix="campaign-pdf-") as folder:
-        outputs = [Path(folder) / f"part{i}.pdf" for i in range(1, len(parts))]
+        outputs = [Path(folder) / f"{index}.pdf" for index in range(len(documents))]
         running: dict[int, int] = {}
-        failed = False
-        for index in range(len(outputs)):
+        codes: dict[int, int] = {}
+        for index, document in enumerate(documents):
             while len(running) >= workers:
-                failed |= _reap(running)
-            if failed:
+                _reap(running, codes)
+            if any(code not in (0, NOT_AS_PLANNED) for code in codes.values()):
                 break
             pid = os.fork()
-            if pid == 0:  # the child: render one part, write it, never return
-                _render_part(parts[index + 1], roots, numbering(firsts[index], total, title),
-                             pages[index], outputs[index], deadline)
+            if pid == 0:  # the child: render one document, write it, never return
+                _render_one(document, static, images, outputs[index], deadline)
             running[pid] = index
-        head = None if failed else _render(parts[0], roots, [numbering(1, total)]).write_pdf()
         while running:
-            failed |= _reap(running)
-        if failed or head is None:
-            raise PartsMismatch("a part of the PDF did not come out as planned")
-        writer = pypdf.PdfWriter(clone_from=io.BytesIO(head))
-        for output in outputs:
-            writer.append(str(output))
-        merged = io.BytesIO()
-        writer.write(merged)
-    return merged.getvalue()
+            _reap(running, codes)
+        if len(codes) < len(documents) or any(c not in (0, NOT_AS_PLANNED) for c in codes.values()):
+            raise RuntimeError("a document of the PDF could not be rendered")
+        return [outputs[i].read_bytes() if codes[i] == 0 else None for i in range(len(documents))]
 
 
-def _reap(running: dict[int, int]) -> bool:
-    """Wait for one part's process; True if it failed."""
+def _reap(running: dict[int, int], codes: dict[int, int]) -> None:
     pid, status = os.wait()
-    running.pop(pid, None)
-    return os.waitstatus_to_exitcode(status) != 0
+    index = running.pop(pid, None)
+    if index is not None:
+        codes[index] = os.waitstatus_to_exitcode(status)
 
 
-def _render_part(html: str, roots: dict[str, Path], footers: Any, pages: int, output: Path,
-                 deadline: float) -> None:
+def _render_one(document: Mapping[str, Any], static: Path, images: Mapping[str, bytes],
+                output: Path, deadline: float) -> None:
     code = 1
+    gc.disable()  # a fork lays out one document and ends: collecting as it goes costs ~10%
     try:
         signal.alarm(max(math.ceil(deadline - time.monotonic()), 1))
-        document = _render(html, roots, [footers])
-        if len(document.pages) == pages:
-            document.write_pdf(output)
+        laid_out = _render(document["html"], static, images)
+        if as_planned(laid_out, document.get("pages"), document.get("ends", {})):
+            for page in laid_out.pages:  # the ends were only there to be checked
+                page.anchors = {}
+            laid_out.write_pdf(output)
             code = 0
         else:
-            print(f"a part came to {len(document.pages)} pages, not {pages}", file=sys.stderr)
-            code = 3
-    except BaseException:  # reported by the parent as a failed part
+            print(f"a part did not come out as planned: {len(laid_out.pages)} pages",
+                  file=sys.stderr)
+            code = NOT_AS_PLANNED
+    except BaseException:  # reported by the parent as a failed document
         traceback.print_exc()
     finally:
         sys.stderr.flush()
         os._exit(code)
 
 
+def warm_up(static: Path) -> None:
+    """Load WeasyPrint's modules and the fonts of the print stylesheet, once for every document
+    and fork of the child."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    global _fonts
+    _fonts = FontConfiguration()
+    _render('<link rel="stylesheet" href="static/pdf.css"><h1>A</h1><h2>B</h2><h3>C</h3>'
+            '<p>D <b>E</b></p>', static, {}).write_pdf()
+
+
 def main() -> int:
-    """The child: read {"html": ..., "roots": {name: folder}, "timeout": seconds} as JSON, write
-    the PDF; or, for a long list, {"parts": [...], "pages": [...], "title": ..., "workers": n}
-    (see parts_to_pdf; exit code 3 when a part did not come out as planned). The alarm ends it
-    even if the parent that would kill it at the time limit is gone."""
+    """The child: `writer.py STATIC_FOLDER`, then on standard input {"documents": [...],
+    "images": {name: base64}, "workers": n, "timeout": seconds} as JSON; on standard output a
+    line of JSON, {"sizes": [bytes of each PDF, -1 for a part not as planned]}, then the PDFs one
+    after the other. The alarm ends it even if the parent that would kill it is gone."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
-    request = json.load(sys.stdin)
+    static = Path(sys.argv[1])
+    warm_up(static)
+    gc.freeze()  # so that no fork walks every object loaded so far, copying them, when it collects
+    try:
+        request = json.load(sys.stdin)
+    except ValueError:  # the parent went away before it had a render to give
+        return 0
     timeout = float(request.get("timeout", 300))
     signal.alarm(math.ceil(timeout) + 5)
-    roots = {name: Path(folder) for name, folder in request["roots"].items()}
-    if "parts" in request:
-        try:
-            data = parts_to_pdf(request["parts"], request["pages"], request["title"], roots,
-                                int(request.get("workers", 2)), time.monotonic() + timeout + 5)
-        except PartsMismatch as exc:
-            print(exc, file=sys.stderr)
-            return 3
-    else:
-        data = html_to_pdf(request["html"], roots)
-    sys.stdout.buffer.write(data)
+    images = {name: base64.b64decode(data) for name, data in request.get("images", {}).items()}
+    pdfs = render_all(request["documents"], static, images, int(request.get("workers", 1)),
+                      time.monotonic() + timeout + 5)
+    header = {"sizes": [-1 if pdf is None else len(pdf) for pdf in pdfs]}
+    sys.stdout.buffer.write(json.dumps(header).encode() + b"\n")
+    for pdf in pdfs:
+        sys.stdout.buffer.write(pdf or b"")
     sys.stdout.flush()
     return 0
 

@@ -1,6 +1,8 @@
 """Organizer pages: letters, versions, moderation, imports, exports, delivery and mail."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     Response,
@@ -16,14 +18,23 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from .. import dates, delivery, letters, listing, markup, moderation, outbox, spreadsheets
+from .. import (
+    dates,
+    delivery,
+    letters,
+    listing,
+    markup,
+    moderation,
+    outbox,
+    renders,
+    spreadsheets,
+)
 from ..database import writing
-from ..errors import DeliveryError, ImportProblem, LetterError, PdfUnavailable, UploadRejected
+from ..errors import DeliveryError, ImportProblem, LetterError, UploadRejected
 from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
-from ..pdf import Pdf
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
@@ -53,7 +64,9 @@ def letter_or_404(slug: str) -> Letter:
 def letters_page() -> str:
     rows = letters.all_letters()
     counts = {letter.id: moderation.status_counts(letter) for letter in rows}
-    return render_template("admin/letters.html", letters=rows, counts=counts)
+    states = {letter.id: renders.state(letter) for letter in rows}
+    return render_template("admin/letters.html", letters=rows, counts=counts, states=states,
+                           action=ActionForm())
 
 
 # ------------------------------------------------------------------ writing letters
@@ -252,26 +265,33 @@ def outbox_retry() -> ResponseReturnValue:
 
 @bp.get("/letters/<slug>/letter.pdf")
 def export_pdf(slug: str) -> ResponseReturnValue:
-    """The signed letter as a download: the delivered copy once delivered, else the current one."""
+    """The signed letter as a download: the delivered copy once delivered, else the newest the
+    worker made (never rendered here)."""
     letter = letter_or_404(slug)
-    try:
-        pdf = delivery.letter_pdf(letter)
-    except PdfUnavailable as exc:
-        return pdf_unavailable(exc)
-    return pdf_download(pdf, f"{letter.slug}.pdf")
-
-
-def pdf_download(pdf: Pdf, filename: str) -> Response:
-    response = Response(pdf.data, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    pdf = delivery.letter_pdf(letter)
+    if pdf is None:
+        return render_template("pdf_pending.html", letter=letter), 503, {"Retry-After": "10"}
+    response = Response(pdf.data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{letter.slug}.pdf"'})
     response.set_etag(pdf.etag)
+    response.last_modified = pdf.as_of
     return response
 
 
-def pdf_unavailable(exc: PdfUnavailable) -> tuple[str, int, dict[str, str]]:
-    return render_template("error.html", code=503, title="The PDF is not ready",
-                           message=f"{str(exc).capitalize()}. Try again in a minute."), \
-        503, {"Retry-After": "60"}
+@bp.post("/letters/<slug>/pdf/refresh")
+def refresh_pdf(slug: str) -> ResponseReturnValue:
+    """Ask the worker to make the letter's PDF again (after a failed render)."""
+    letter = letter_or_404(slug)
+    if ActionForm().validate_on_submit():
+        with writing():
+            renders.want(letter)
+        flash("The PDF will be made again shortly.", "success")
+    return redirect(request.referrer if _local(request.referrer)
+                    else url_for("admin.deliver_page", slug=letter.slug), code=303)
+
+
+def _local(target: str | None) -> bool:
+    return bool(target) and urlsplit(target or "").netloc in ("", request.host)
 
 
 @bp.route("/letters/<slug>/deliver", methods=["GET", "POST"])
@@ -300,28 +320,40 @@ def deliver_page(slug: str) -> ResponseReturnValue:
     status = 422 if request.method == "POST" else 200
     return render_template(
         "admin/deliver.html", letter=letter, record=record, form=form, close=DeliverForm(),
-        counts=moderation.status_counts(letter),
+        counts=moderation.status_counts(letter), state=renders.state(letter), action=ActionForm(),
         addendum=delivery.addendum_count(letter, record.id) if record else 0,
     ), status
 
 
 @bp.post("/letters/<slug>/deliver/close")
 def close_and_deliver(slug: str) -> ResponseReturnValue:
+    """Close the letter and queue its delivery: the worker makes the final PDF, then records the
+    delivery and sends its emails; the deliver page shows the progress."""
     letter = letter_or_404(slug)
     form = DeliverForm()
     if not form.validate_on_submit():
         flash("Tick the box to confirm that you have checked the PDF.", "error")
         return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
     try:
-        prepared = delivery.prepare(letter)  # the PDF is rendered before the writing unit
         with writing():
-            record = delivery.close_and_deliver(letter, prepared, organizer_id=current_user.id,
-                                                notify_signatories=bool(form.notify.data))
-            count = record.signatory_count
-    except (DeliveryError, PdfUnavailable) as exc:
+            delivery.request(letter, organizer_id=current_user.id,
+                             notify_signatories=bool(form.notify.data))
+    except DeliveryError as exc:
         flash(f"Nothing was delivered: {exc}", "error")
-        return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-    flash(f"Closed and delivered with {count} signatories.", "success")
+    else:
+        flash("The letter is closed. Its final PDF is being made; the delivery is recorded when "
+              "it is done.", "success")
+    return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+
+
+@bp.post("/letters/<slug>/deliver/retry")
+def retry_delivery(slug: str) -> ResponseReturnValue:
+    letter = letter_or_404(slug)
+    if ActionForm().validate_on_submit():
+        with writing():
+            retried = renders.retry_delivery(letter)
+        if retried:
+            flash("The delivery will be tried again shortly.", "success")
     return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
 
 

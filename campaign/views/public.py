@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from .. import delivery, letters, listing, markup, pagecache, signing, spreadsheets, tokens
 from ..database import writing
-from ..errors import BadToken, LetterNotOpen, PdfUnavailable, SigningError
+from ..errors import BadToken, LetterNotOpen, SigningError
 from ..extensions import db
 from ..forms import ConfirmForm, ResendForm, SignForm
 from ..links import external_url
@@ -68,25 +68,24 @@ def stamped(slug: str) -> tuple[listing.Stamp, listing.ListState]:
 def letter(slug: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _first_view(slug)
-    letter = public_letter(slug)
     form = SignForm()
     problem = None
-    if not letter.accepts_signatures():
-        problem = signing.closed_message(letter)
-    elif form.validate_on_submit():  # the letter is read and the form checked before the
-        data = _signer_input(form)    # writing unit, which holds the write lock only briefly
-        try:
+    if form.validate_on_submit():
+        try:  # checked and made ready before the writing unit, which holds SQLite's write lock
+            sent = signing.submission(  # for the two inserts only
+                _signer_input(form), ip=request.remote_addr, honeypot=bool(form.leave_empty.data))
             with writing():
-                outcome = signing.sign(letter, data, ip=request.remote_addr,
-                                       honeypot=bool(form.leave_empty.data))
-                email = outcome.signature.email
+                outcome = signing.sign(slug, sent)
         except LetterNotOpen as exc:
             problem = str(exc)
         except SigningError as exc:
             form.email.errors = [str(exc)]
-        else:
-            session["signed_email"] = email
-            return redirect(url_for("public.check_email", slug=letter.slug), code=303)
+        else:  # nothing read, before or after: the address is the one that was signed
+            session["signed_email"] = outcome.email
+            return redirect(url_for("public.check_email", slug=slug), code=303)
+    letter = public_letter(slug)
+    if problem is None and not letter.accepts_signatures():
+        problem = signing.closed_message(letter)
     return _letter_page(letter, form, listing.count(letter), problem), 422
 
 
@@ -108,7 +107,7 @@ def _letter_page(letter: Letter, form: SignForm, count: int, problem: str | None
 
 def _signer_input(form: SignForm) -> SignerInput:
     return SignerInput(
-        organization=form.organization.data or "", email=form.email.data,
+        organization=form.organization.data or "", email=form.email.address,
         contact_name=form.contact_name.data or "", contact_title=form.contact_title.data or "",
         phone=form.phone.data or "", website=form.website.data or "", city=form.city.data or "",
         region=form.region.data or "", country=form.country.data or "",
@@ -247,20 +246,19 @@ def signers_json(slug: str) -> ResponseReturnValue:
 @bp.get("/letters/<slug>/addendum.pdf", defaults={"part": "addendum"})
 @bp.get("/letters/<slug>.pdf", defaults={"part": "letter"})  # registered first: url_for's default
 def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
-    """The signed letter (the delivered copy, byte for byte, once delivered), or the addendum of
-    signatories listed after delivery; cached, with an ETag so a reload costs nothing."""
+    """The signed letter as the worker last made it (the delivered copy, byte for byte, once
+    delivered), or the addendum of signatories listed after delivery. Never rendered here: while
+    the first one is being made, 503 with Retry-After and a page that says so and refreshes."""
     letter = public_letter(slug)
-    try:
-        pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
-    except PdfUnavailable as exc:
-        return render_template("error.html", code=503, title="The PDF is not ready",
-                               message=f"{str(exc).capitalize()}. Try again in a minute."), \
-            503, {"Retry-After": "60"}
+    pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
     if pdf is None:
-        abort(404)
+        if part == "addendum" and not delivery.has_addendum(letter):
+            abort(404)
+        return render_template("pdf_pending.html", letter=letter), 503, {"Retry-After": "10"}
     name = f"{letter.slug}-addendum.pdf" if part == "addendum" else f"{letter.slug}.pdf"
     response = Response(pdf.data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}"'})
     response.set_etag(pdf.etag)
+    response.last_modified = pdf.as_of
     response.cache_control.no_cache = True
     return response.make_conditional(request)

@@ -1,0 +1,138 @@
+"""Render jobs: work that brings a letter's PDFs up to date, or makes its final copy and delivers
+it, queued here and done by the worker (worker.py). The web never renders; it serves the newest
+PDF the worker kept.
+
+A job is a row of render_job, done through the durable queue (queue.py) that the outbox uses.
+A 'refresh' is queued in the transaction of any change to what a PDF shows: by triggers on the
+signature table for the list (an approval, a rejection, an import, a withdrawal, a deletion), by
+letters.py and delivery.py for the letter's text and print settings, and by the worker itself
+when a new day begins (the PDF is dated). At most one refresh waits per letter, so ten approvals
+in a row make at most two renders (the one running and one more), and one job runs at a time per
+letter; workers on several hosts share the jobs without doing one twice. A refresh renders the
+newest state, reusing the parts of the list that did not change, and keeps the PDF in the
+database; if what the PDF would show has not changed, it renders nothing.
+
+'deliver' is queued by an organizer's "Close and deliver": the worker reads the list, renders it,
+and in one writing unit records the delivery and queues its emails (delivery.close_and_deliver);
+if the list changed while it rendered, it reads and renders again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .dates import local
+from .errors import DeliveryError
+from .extensions import db
+from .models import Letter, PdfFile, RenderJob, utcnow
+from .pdf import storage
+from .queue import Queue
+
+
+def _lease() -> float:
+    return float(current_app.config["PDF_TIMEOUT"]) + 60
+
+
+QUEUE = Queue(RenderJob, working="working", done="done", dead="failed", lease_seconds=_lease,
+              max_attempts=lambda: 3)
+
+
+# ------------------------------------------------------------------ queueing
+
+
+def want(letter: Letter) -> None:
+    """Queue a refresh of the letter's PDFs, unless one waits already (in the caller's unit)."""
+    _insert_waiting(letter.id, "refresh", {})
+
+
+def request_delivery(letter: Letter, organizer_id: int | None, notify: bool) -> None:
+    """Queue the letter's delivery (in the caller's writing unit, which also closes it)."""
+    if _pending(letter.id, "deliver"):
+        raise DeliveryError("This letter is being delivered already.")
+    _insert_waiting(letter.id, "deliver", {"organizer": organizer_id, "notify": notify})
+
+
+def retry_delivery(letter: Letter) -> bool:
+    """Queue a delivery that failed again, as its organizer asked for it."""
+    failed = _last(letter.id, "deliver")
+    if failed is None or failed.status != "failed" or letter.delivery is not None:
+        return False
+    _insert_waiting(letter.id, "deliver", json.loads(failed.params or "{}"))
+    return True
+
+
+def _insert_waiting(letter_id: int, kind: str, params: dict[str, Any]) -> None:
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    db.session.execute(
+        insert(RenderJob)
+        .values(letter_id=letter_id, kind=kind, status="queued", attempts=0, due=now,
+                last_error="", params=json.dumps(params), created_at=now)
+        .on_conflict_do_nothing(index_elements=["letter_id", "kind"],
+                                index_where=RenderJob.status == "queued"))
+
+
+def _pending(letter_id: int, kind: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(
+        RenderJob.letter_id == letter_id, RenderJob.kind == kind,
+        RenderJob.status.in_(("queued", "working"))))))
+
+
+def _last(letter_id: int, kind: str) -> RenderJob | None:
+    return db.session.scalar(select(RenderJob).where(RenderJob.letter_id == letter_id,
+                                                     RenderJob.kind == kind)
+                             .order_by(RenderJob.id.desc()).limit(1))
+
+
+# ------------------------------------------------------------------ keeping PDFs current
+
+
+def queue_stale(now: datetime | None = None) -> int:
+    """Queue a refresh for every letter not delivered whose PDF is missing or dated before
+    today (in CAMPAIGN_TIMEZONE); returns how many (in the caller's writing unit)."""
+    now = now or utcnow()
+    today = local(now).date()
+    letters = db.session.execute(
+        select(Letter.id, PdfFile.as_of)
+        .outerjoin(PdfFile, and_(PdfFile.letter_id == Letter.id, PdfFile.kind == "signed"))
+        .where(~Letter.delivery.has())).all()
+    stale = [letter_id for letter_id, as_of in letters
+             if as_of is None or local(as_of).date() < today]
+    for letter_id in stale:
+        _insert_waiting(letter_id, "refresh", {})
+    return len(stale)
+
+
+# ------------------------------------------------------------------ what organizers see
+
+
+@dataclass(frozen=True)
+class PdfState:
+    """The state of a letter's PDF, as the admin pages show it."""
+
+    stored: storage.Stored | None  # the newest PDF kept, if any
+    updating: bool  # a refresh is running or waiting
+    delivering: RenderJob | None  # a delivery running or waiting
+    failed: RenderJob | None  # the last job, when it failed
+
+    @property
+    def current(self) -> bool:
+        return self.stored is not None and not self.updating
+
+
+def state(letter: Letter) -> PdfState:
+    kind = "signed" if letter.delivery is None else "addendum"
+    jobs = db.session.scalars(select(RenderJob).where(RenderJob.letter_id == letter.id)
+                              .order_by(RenderJob.id.desc()).limit(10)).all()
+    active = [job for job in jobs if job.status in ("queued", "working")]
+    last = next((job for job in jobs if job.status not in ("queued", "working")), None)
+    return PdfState(storage.newest(letter.id, kind),
+                    any(job.kind == "refresh" for job in active),
+                    next((job for job in active if job.kind == "deliver"), None),
+                    last if last is not None and last.status == "failed" else None)

@@ -1,0 +1,246 @@
+"""The worker process (`campaign worker`): sends the outbox's email and does the render jobs
+(renders.py), each in a loop of its own, until stopped. Once a minute it also queues a refresh of
+the PDFs dated before today, and deletes the rendered parts no render has used for two weeks.
+
+The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
+(reusing the parts of the list that did not change), and keep it, or record the delivery, in one
+short writing unit. `campaign export-pdf` renders the same way, at once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import exists, update
+from sqlalchemy.orm import aliased
+
+from . import delivery, listing, outbox, pdf, renders, uploads
+from .database import reading, writing
+from .dates import local_date
+from .errors import AlreadyDelivered, DeliveryError, ListChanged, PdfUnavailable
+from .extensions import db
+from .models import Letter, RenderJob, utcnow
+from .pdf import child, storage
+from .queue import Claim
+
+log = logging.getLogger(__name__)
+DELIVERY_TRIES = 3  # renders of a list that keeps changing before a delivery gives up
+SWEEP_SECONDS = 60  # between looks for PDFs dated before today and parts unused
+
+
+def run(once: bool = False, interval: float = 0.25, parent: int | None = None) -> None:
+    """Send email and do render jobs until stopped (with `parent`: until that process is
+    gone); with `once`, do what is due now and return."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if once:
+        for step in (sweep, _all(outbox.send_due), _all(run_due)):
+            _guarded(step, once=True)
+        return
+    child.keep_warm()  # the next render's WeasyPrint loaded ahead
+    alive = threading.Event()
+    alive.set()
+    mail = threading.Thread(target=_loop, args=(app, outbox.send_due, interval, alive, parent),
+                            name="campaign-mail", daemon=True)
+    mail.start()
+    try:
+        last_sweep = 0.0
+        while alive.is_set() and (parent is None or os.getppid() == parent):
+            if time.monotonic() - last_sweep > SWEEP_SECONDS:
+                _guarded(sweep)
+                last_sweep = time.monotonic()
+            if not _guarded(run_due):
+                time.sleep(interval)
+    finally:
+        alive.clear()
+        mail.join(5)
+
+
+def _all(step: Callable[[], Any]) -> Callable[[], None]:
+    def until_none_due() -> None:
+        while step():
+            pass
+    return until_none_due
+
+
+def _loop(app: Flask, step: Callable[[], Any], interval: float, alive: threading.Event,
+          parent: int | None) -> None:
+    with app.app_context():
+        while alive.is_set() and (parent is None or os.getppid() == parent):
+            if not _guarded(step):
+                time.sleep(interval)
+    alive.clear()
+
+
+def _guarded(step: Callable[[], Any], once: bool = False) -> Any:
+    """One step, kept from ending the worker: a database outage is logged and tried again."""
+    try:
+        return step()
+    except Exception:
+        db.session.rollback()
+        log.exception("the worker's %s failed; trying again shortly", step.__name__)
+        if once:
+            raise
+        return None
+    finally:
+        db.session.remove()
+
+
+def sweep(now: datetime | None = None) -> None:
+    """Queue a refresh of PDFs dated before today; delete parts unused for two weeks."""
+    with writing():
+        renders.queue_stale(now)
+        storage.prune_parts(now)
+
+
+def run_due(now: datetime | None = None) -> bool:
+    """Claim one due job and do it; False when none was due."""
+    now = now or utcnow()
+    other = aliased(RenderJob)
+    busy = exists().where(other.letter_id == RenderJob.letter_id, other.id != RenderJob.id,
+                          other.status == "working", other.due > now)
+    if not renders.QUEUE.any_due(now, where=[~busy]):
+        return False
+    with writing():
+        claims = renders.QUEUE.claim(1, now, where=[~busy])
+        if claims:
+            db.session.execute(update(RenderJob).where(RenderJob.id == claims[0].id)
+                               .values(started_at=now))
+    if not claims:
+        return False
+    each = claims[0]
+    with reading():
+        job = db.session.get(RenderJob, each.id)
+        kind, letter_id = (job.kind, job.letter_id) if job else ("", 0)
+        params = json.loads(job.params or "{}") if job else {}
+    started = time.monotonic()
+    try:
+        if kind == "deliver":
+            _deliver(each, letter_id, params, started)
+        else:
+            _refresh(each, letter_id, started)
+    except PdfUnavailable as exc:
+        log.warning("render of letter %s failed: %s", letter_id, exc)
+        renders.QUEUE.fail(each, str(exc), finished_at=utcnow(),
+                           seconds=time.monotonic() - started)
+    except DeliveryError as exc:  # nothing to deliver: an organizer has to look
+        renders.QUEUE.fail(each, str(exc), final=True, finished_at=utcnow(),
+                           seconds=time.monotonic() - started)
+    except Exception as exc:  # a bug: recorded on the job, tried again later, never stuck
+        db.session.rollback()
+        log.exception("render job %s of letter %s failed", each.id, letter_id)
+        renders.QUEUE.fail(each, f"unexpected error: {type(exc).__name__}: {exc}",
+                           finished_at=utcnow(), seconds=time.monotonic() - started)
+    return True
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a PDF of a letter shows, read at one moment."""
+
+    kind: str  # "signed" or "addendum"
+    rows: list[listing.Listed]
+    when: datetime
+    fingerprint: str
+    extra: dict[str, Any]
+
+
+def snapshot(letter: Letter, *, private: bool = False) -> Snapshot | None:
+    """What the letter's current PDF shows now: the signed letter, or once it is delivered the
+    addendum of those listed since (None when there is none)."""
+    when = utcnow()
+    day = local_date(when)
+    record = delivery.delivery_of(letter)
+    if record is None:
+        rows = listing.rows(letter, private=private)
+        return Snapshot("signed", rows, when, pdf.fingerprint("signed", letter, rows, day), {})
+    rows = listing.rows(letter, private=private, exclude=delivery.delivered_ids(record))
+    if not rows:
+        return None
+    extra = {"template": "pdf/addendum.html", "title": f"Addendum: {letter.title}",
+             "delivered_on": local_date(record.delivered_at),
+             "delivered_count": record.signatory_count, "delivered_sha256": record.sha256}
+    return Snapshot("addendum", rows, when,
+                    pdf.fingerprint("addendum", letter, rows, day, record.sha256), extra)
+
+
+def render(letter: Letter, shot: Snapshot, store: pdf.PartStore) -> pdf.Rendered:
+    """Render a snapshot (slow: outside any unit)."""
+    with reading():
+        images = uploads.load([letter.logo_file])
+    return pdf.render(letter, shot.rows, shot.when, store, images=images, **shot.extra)
+
+
+def render_now(letter: Letter, addendum: bool = False) -> bytes | None:
+    """The letter's PDF rendered now, for the command line (its parts are not kept)."""
+    shot = snapshot(letter)
+    if shot is None or (shot.kind == "addendum") != addendum:
+        return None
+    return render(letter, shot, pdf.MemoryStore()).data
+
+
+def _refresh(each: Claim, letter_id: int, started: float) -> None:
+    with reading():
+        letter = db.session.get(Letter, letter_id)
+        shot = snapshot(letter) if letter is not None else None
+        stored = storage.newest(letter_id, shot.kind) if shot else None
+    if shot is None or (stored is not None and stored.fingerprint == shot.fingerprint):
+        with writing():  # nothing to show, or nothing changed since the PDF kept
+            if letter is not None and shot is None:
+                storage.drop(letter_id, "addendum")
+            renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started)
+        return
+    assert letter is not None  # there is a snapshot
+    if not renders.QUEUE.renew(each):
+        return
+    store = storage.DatabaseParts()
+    made = render(letter, shot, store)
+    with writing():
+        if renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started):
+            storage.keep(letter_id, shot.kind, made.data, fingerprint=shot.fingerprint,
+                         as_of=shot.when, signatory_count=len(shot.rows), pages=made.pages,
+                         seconds=made.seconds, parts=made.parts, reused=made.reused)
+            store.touch()
+    log.info("rendered letter %s (%s, %d signatories) in %.1f s, %d of %d parts reused",
+             letter_id, shot.kind, len(shot.rows), made.seconds, made.reused, made.parts)
+
+
+def _deliver(each: Claim, letter_id: int, params: dict[str, Any], started: float) -> None:
+    store = storage.DatabaseParts()
+    for _ in range(DELIVERY_TRIES):
+        with reading():
+            letter = db.session.get(Letter, letter_id)
+            if letter is None:
+                raise DeliveryError("The letter no longer exists.")
+            rows = delivery.check_deliverable(letter)
+        if not renders.QUEUE.renew(each):
+            return
+        shot = Snapshot("signed", rows, utcnow(), "", {})
+        made = render(letter, shot, store)
+        prepared = delivery.Prepared(rows, made.data)
+        when = shot.when
+        try:
+            with writing():
+                delivery.close_and_deliver(letter, prepared, organizer_id=params.get("organizer"),
+                                           notify_signatories=bool(params.get("notify", True)),
+                                           now=when)
+                store.touch()
+                renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started)
+            return
+        except ListChanged:
+            continue  # approved or withdrawn meanwhile: read and render again (parts reused)
+        except AlreadyDelivered:
+            with writing():
+                renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started)
+            return
+    raise DeliveryError(f"The list kept changing while the PDF was made ({DELIVERY_TRIES} "
+                        "tries): deliver it again when it is quiet.")
+
+
