@@ -105,13 +105,14 @@ class Server:
             self.proc = None
 
     def sql(self, query: str) -> list[tuple[object, ...]]:
-        """Rows of one query on the server's database (checks, not measured)."""
+        """Rows of one statement on the server's database (checks and set-up, not measured)."""
         import sqlalchemy as sa
 
         engine = sa.create_engine(self.database_url)
         try:
             with engine.begin() as conn:
-                return [tuple(row) for row in conn.exec_driver_sql(query)]
+                result = conn.exec_driver_sql(query)
+                return [tuple(row) for row in result] if result.returns_rows else []
         finally:
             engine.dispose()
 

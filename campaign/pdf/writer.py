@@ -165,6 +165,22 @@ def warm_up(static: Path) -> None:
             '<p>D <b>E</b></p>', static, {}).write_pdf()
 
 
+NICENESS = 10  # a render's CPU priority below the web's: pages and signing go first
+
+
+def yield_cpu() -> None:
+    """Lower this process's CPU priority (and its forks'), so that a render on a host that also
+    serves the web slows the web as little as it can. Linux gives each session's processes a
+    fair share as a group (autogroup), and this process leads a session of its own: the
+    group's priority is lowered too, where the kernel has autogroups."""
+    os.nice(NICENESS)
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(NICENESS))
+    except OSError:  # no autogroups here (another OS, or a kernel built without them)
+        pass
+
+
 def main() -> int:
     """The child: `writer.py STATIC_FOLDER`, then on standard input {"documents": [...],
     "images": {name: base64}, "workers": n, "timeout": seconds} as JSON; on standard output a
@@ -172,6 +188,7 @@ def main() -> int:
     after the other. The alarm ends it even if the parent that would kill it is gone."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     static = Path(sys.argv[1])
+    yield_cpu()
     warm_up(static)
     gc.freeze()  # so that no fork walks every object loaded so far, copying them, when it collects
     try:
