@@ -175,8 +175,9 @@ def letter_pdf(letter: Letter) -> pdf.Pdf | None:
     """The signed letter: the delivered copy, byte for byte, once there is one; else the newest
     the worker made (None while none is made yet)."""
     record = delivery_of(letter)
-    if record is not None:
-        return pdf.Pdf(record.pdf, record.sha256, record.delivered_at)
+    if record is not None:  # its bytes never change: kept by this process once read
+        data = storage.BYTES.get(("delivered", record.id, record.sha256), lambda: record.pdf)
+        return pdf.Pdf(data, record.sha256, record.delivered_at)
     return _stored(letter, "signed")
 
 

@@ -374,6 +374,7 @@ class RenderJob(Model):
         Index("uq_render_job_waiting", "letter_id", "kind", unique=True,
               sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),
         Index("ix_render_job_due", "status", "due"),
+        Index("ix_render_job_letter_id", "letter_id", "id"),  # a letter's jobs, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .dates import local
@@ -33,6 +33,8 @@ from .extensions import db
 from .models import Letter, PdfFile, RenderJob, utcnow
 from .pdf import storage
 from .queue import Queue
+
+JOB_KEEP = timedelta(days=14)  # refreshes done this long ago are deleted (renders.prune)
 
 
 def _lease() -> float:
@@ -107,6 +109,15 @@ def queue_stale(now: datetime | None = None) -> int:
     for letter_id in stale:
         _insert_waiting(letter_id, "refresh", {})
     return len(stale)
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete refreshes done or failed more than JOB_KEEP ago (in the caller's writing unit);
+    deliveries are kept. Returns how many."""
+    result = db.session.execute(delete(RenderJob).where(
+        RenderJob.kind == "refresh", RenderJob.status.in_(("done", "failed")),
+        RenderJob.created_at < (now or utcnow()) - JOB_KEEP))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ------------------------------------------------------------------ what organizers see

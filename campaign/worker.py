@@ -1,6 +1,7 @@
 """The worker process (`campaign worker`): sends the outbox's email and does the render jobs
 (renders.py), each in a loop of its own, until stopped. Once a minute it also queues a refresh of
-the PDFs dated before today, and deletes the rendered parts no render has used for two weeks.
+the PDFs dated before today, and deletes the rendered parts no render has used for two weeks and
+the refreshes done two weeks ago.
 
 The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
 (reusing the parts of the list that did not change), and keep it, or record the delivery, in one
@@ -94,10 +95,12 @@ def _guarded(step: Callable[[], Any], once: bool = False) -> Any:
 
 
 def sweep(now: datetime | None = None) -> None:
-    """Queue a refresh of PDFs dated before today; delete parts unused for two weeks."""
+    """Queue a refresh of PDFs dated before today; delete parts unused for two weeks and
+    refreshes done two weeks ago."""
     with writing():
         renders.queue_stale(now)
         storage.prune_parts(now)
+        renders.prune(now)
 
 
 def run_due(now: datetime | None = None) -> bool:

@@ -143,6 +143,20 @@ def test_a_new_day_queues_a_refresh_of_letters_not_delivered(app, letter, make_l
     assert jobs(delivered.id)[-1] == ("refresh", "done")  # its PDF is the delivered copy
 
 
+def test_the_sweep_deletes_refreshes_done_two_weeks_ago_and_keeps_deliveries(app, letter,
+                                                                              make_signature):
+    run_all()  # the first refresh: done now
+    with writing():
+        db.session.add(RenderJob(letter_id=letter.id, kind="deliver", status="failed",
+                                 created_at=utcnow()))
+    make_signature(letter, organization="Late Allies")  # a refresh waiting
+    assert jobs(letter.id) == [("refresh", "done"), ("deliver", "failed"), ("refresh", "queued")]
+    worker.sweep(utcnow() + timedelta(days=13))
+    assert len(jobs(letter.id)) == 3  # not two weeks yet
+    worker.sweep(utcnow() + timedelta(days=15))
+    assert jobs(letter.id) == [("deliver", "failed"), ("refresh", "queued")]
+
+
 def test_the_newest_pdf_is_kept_once_per_letter_and_served_from_the_database(app, client,
                                                                              letter,
                                                                              make_signature):

@@ -144,6 +144,7 @@ def upgrade():
     )
     with op.batch_alter_table("render_job", schema=None) as batch_op:
         batch_op.create_index("ix_render_job_due", ["status", "due"], unique=False)
+        batch_op.create_index("ix_render_job_letter_id", ["letter_id", "id"], unique=False)
         batch_op.create_index("uq_render_job_waiting", ["letter_id", "kind"], unique=True,
                               sqlite_where=sa.text("status = 'queued'"),
                               postgresql_where=sa.text("status = 'queued'"))
@@ -258,6 +259,7 @@ def downgrade():
     with op.batch_alter_table("render_job", schema=None) as batch_op:
         batch_op.drop_index("uq_render_job_waiting", sqlite_where=sa.text("status = 'queued'"),
                             postgresql_where=sa.text("status = 'queued'"))
+        batch_op.drop_index("ix_render_job_letter_id")
         batch_op.drop_index("ix_render_job_due")
     op.drop_table("render_job")
     op.drop_table("upload")
