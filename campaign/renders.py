@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, case, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .dates import local
@@ -96,15 +96,18 @@ def _last(letter_id: int, kind: str) -> RenderJob | None:
 
 
 def queue_stale(now: datetime | None = None) -> int:
-    """Queue a refresh for every letter not delivered whose PDF is missing or dated before
-    today (in CAMPAIGN_TIMEZONE); returns how many (in the caller's writing unit)."""
+    """Queue a refresh for every letter whose PDF is dated before today (in CAMPAIGN_TIMEZONE):
+    the signed letter of each letter not delivered (or its missing PDF), the addendum of each
+    delivered one that has an addendum; returns how many (in the caller's writing unit)."""
     now = now or utcnow()
     today = local(now).date()
+    delivered = Letter.delivery.has()
     letters = db.session.execute(
-        select(Letter.id, PdfFile.as_of)
-        .outerjoin(PdfFile, and_(PdfFile.letter_id == Letter.id, PdfFile.kind == "signed"))
-        .where(~Letter.delivery.has())).all()
-    stale = [letter_id for letter_id, as_of in letters
+        select(Letter.id, PdfFile.as_of, delivered)
+        .outerjoin(PdfFile, and_(PdfFile.letter_id == Letter.id,
+                                 PdfFile.kind == case((delivered, "addendum"), else_="signed")))
+        .where(~delivered | PdfFile.id.is_not(None))).all()
+    stale = [letter_id for letter_id, as_of, _ in letters
              if as_of is None or local(as_of).date() < today]
     for letter_id in stale:
         _insert_waiting(letter_id, "refresh", {})

@@ -143,6 +143,21 @@ def test_a_new_day_queues_a_refresh_of_letters_not_delivered(app, letter, make_l
     assert jobs(delivered.id)[-1] == ("refresh", "done")  # its PDF is the delivered copy
 
 
+def test_a_new_day_queues_a_refresh_of_a_delivered_letters_addendum(app, make_letter,
+                                                                    make_signature):
+    delivered = make_letter(slug="delivered", title="Delivered")
+    with writing():
+        db.session.add(delivery.Delivery(letter_id=delivered.id, signatory_count=0, sha256="0",
+                                         pdf=b"%PDF", contacts_csv=""))
+    make_signature(delivered, organization="Late Allies")  # listed after the delivery
+    run_all()
+    assert storage.newest(delivered.id, "addendum").signatory_count == 1
+    worker.sweep()  # the same day: nothing to do
+    assert jobs(delivered.id)[-1] == ("refresh", "done")
+    worker.sweep(utcnow() + timedelta(days=1))
+    assert jobs(delivered.id)[-1] == ("refresh", "queued")
+
+
 def test_the_sweep_deletes_refreshes_done_two_weeks_ago_and_keeps_deliveries(app, letter,
                                                                               make_signature):
     run_all()  # the first refresh: done now
