@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from . import listing, outbox, pdf, renders, spreadsheets, uploads
 from .dates import local
-from .errors import AlreadyDelivered, DeliveryError, ListChanged, SigningError
+from .errors import (
+    AlreadyDelivered,
+    DeliveryError,
+    DeliveryUnderway,
+    ListChanged,
+    SigningError,
+)
 from .extensions import db
 from .links import external_url
 from .listing import Listed
@@ -29,7 +35,7 @@ from .models import DeliveredSignature, Delivery, Letter, Signature, utcnow
 from .pdf import storage
 from .text import clean_text, normalize_email
 
-__all__ = ["AlreadyDelivered", "DeliveryError", "ListChanged"]
+__all__ = ["AlreadyDelivered", "DeliveryError", "DeliveryUnderway", "ListChanged"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,11 @@ class Prepared:
 
 def set_letterhead(letter: Letter, coalition_name: str, closing: str,
                    logo: bytes | None = None, remove_logo: bool = False) -> None:
-    """The coalition's name and logo over the letter, and the closing line under it."""
+    """The coalition's name and logo over the letter, and the closing line under it; refused
+    while the letter is being delivered (its final PDF is being made)."""
+    if renders.delivering(letter):
+        raise DeliveryUnderway("The letter is being delivered: its letterhead can no longer "
+                               "change.")
     letter.coalition_name = clean_text(coalition_name, 200)
     letter.closing = "\n".join(clean_text(line, 300) for line in closing.splitlines()
                                if line.strip())[:300]
@@ -88,12 +98,27 @@ def request(letter: Letter, organizer_id: int | None, notify_signatories: bool) 
     """Close the letter and queue its delivery (in the caller's writing unit): the worker makes
     the final PDF and records the delivery when it is made. Says at once why the letter cannot
     be delivered, if it cannot."""
-    db.session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
-    if delivery_of(letter) is not None:
-        raise AlreadyDelivered("This letter has already been delivered.")
+    _lock_undelivered(letter)
     _check(letter, listing.count(letter))
     letter.status = "closed"
     renders.request_delivery(letter, organizer_id, notify_signatories)
+
+
+def retry(letter: Letter) -> None:
+    """Queue again a delivery that failed, as it was asked for (in the caller's writing unit);
+    says at once why it cannot be delivered, if it still cannot."""
+    _lock_undelivered(letter)
+    _check(letter, listing.count(letter))
+    renders.retry_delivery(letter)
+
+
+def _lock_undelivered(letter: Letter) -> None:
+    """Lock the letter's row for this unit, and refuse a letter delivered already. The row lock
+    keeps two organizers on PostgreSQL from both passing the check (SQLite's immediate write
+    transaction already serializes them)."""
+    db.session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
+    if delivery_of(letter) is not None:
+        raise AlreadyDelivered("This letter has already been delivered.")
 
 
 def check_deliverable(letter: Letter) -> list[Listed]:
@@ -119,15 +144,11 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
     PDF, its SHA-256, the private CSV of the signatories' contacts; queue the PDF to the
     recipients (if the letter is set to be delivered by email) and a note to each signatory.
     ListChanged if the list is no longer the one the PDF shows."""
-    # One delivery per letter: the row lock keeps two organizers on PostgreSQL from both passing
-    # the check (SQLite's immediate write transaction already serializes them).
-    db.session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
-    if delivery_of(letter) is not None:
-        raise AlreadyDelivered("This letter has already been delivered.")
+    _lock_undelivered(letter)
     if listing.rows(letter, private=True) != prepared.rows:
         raise ListChanged("The list changed while the PDF was being made: deliver it again.")
     rows = prepared.rows
-    letter.status = "closed"
+    letter.updated_at = now or utcnow()  # its public page now says it was delivered
     record = Delivery(
         letter_id=letter.id,
         delivered_at=now or utcnow(),

@@ -68,6 +68,10 @@ class AlreadyDelivered(DeliveryError):
     pass
 
 
+class DeliveryUnderway(DeliveryError):
+    """The letter is being delivered: what the final PDF shows can no longer change."""
+
+
 class ListChanged(DeliveryError):
     """The list changed while the letter's PDF was being made for delivery."""
 

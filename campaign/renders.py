@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, exists, select
+from sqlalchemy import and_, case, delete, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .dates import local
 from .errors import DeliveryError
 from .extensions import db
-from .models import Letter, PdfFile, RenderJob, utcnow
+from .models import RENDER_KINDS, Letter, PdfFile, RenderJob, utcnow
 from .pdf import storage
 from .queue import Queue
 
@@ -41,6 +41,7 @@ def _lease() -> float:
     return float(current_app.config["PDF_TIMEOUT"]) + 60
 
 
+ACTIVE = ("queued", "working")  # the statuses of a job waiting or running
 QUEUE = Queue(RenderJob, working="working", done="done", dead="failed", lease_seconds=_lease,
               max_attempts=lambda: 3)
 
@@ -60,13 +61,19 @@ def request_delivery(letter: Letter, organizer_id: int | None, notify: bool) -> 
     _insert_waiting(letter.id, "deliver", {"organizer": organizer_id, "notify": notify})
 
 
-def retry_delivery(letter: Letter) -> bool:
-    """Queue a delivery that failed again, as its organizer asked for it."""
+def retry_delivery(letter: Letter) -> None:
+    """Queue a delivery that failed again, as it was asked for (in the caller's writing unit)."""
+    if _pending(letter.id, "deliver"):
+        raise DeliveryError("This letter is being delivered already.")
     failed = _last(letter.id, "deliver")
-    if failed is None or failed.status != "failed" or letter.delivery is not None:
-        return False
+    if failed is None or failed.status != "failed":
+        raise DeliveryError("There is no failed delivery to try again.")
     _insert_waiting(letter.id, "deliver", json.loads(failed.params or "{}"))
-    return True
+
+
+def delivering(letter: Letter) -> bool:
+    """Whether a delivery of the letter waits or runs."""
+    return _pending(letter.id, "deliver")
 
 
 def _insert_waiting(letter_id: int, kind: str, params: dict[str, Any]) -> None:
@@ -83,7 +90,7 @@ def _insert_waiting(letter_id: int, kind: str, params: dict[str, Any]) -> None:
 def _pending(letter_id: int, kind: str) -> bool:
     return bool(db.session.scalar(select(exists().where(
         RenderJob.letter_id == letter_id, RenderJob.kind == kind,
-        RenderJob.status.in_(("queued", "working"))))))
+        RenderJob.status.in_(ACTIVE)))))
 
 
 def _last(letter_id: int, kind: str) -> RenderJob | None:
@@ -98,15 +105,22 @@ def _last(letter_id: int, kind: str) -> RenderJob | None:
 def queue_stale(now: datetime | None = None) -> int:
     """Queue a refresh for every letter whose PDF is dated before today (in CAMPAIGN_TIMEZONE):
     the signed letter of each letter not delivered (or its missing PDF), the addendum of each
-    delivered one that has an addendum; returns how many (in the caller's writing unit)."""
+    delivered one that has an addendum; not for a letter whose last refresh failed for good
+    (shown to its organizers, who can ask again). Returns how many (in the caller's writing
+    unit)."""
     now = now or utcnow()
     today = local(now).date()
     delivered = Letter.delivery.has()
+    last_refresh = (select(RenderJob.status)
+                    .where(RenderJob.letter_id == Letter.id, RenderJob.kind == "refresh")
+                    .order_by(RenderJob.id.desc()).limit(1).scalar_subquery())
     letters = db.session.execute(
         select(Letter.id, PdfFile.as_of, delivered)
         .outerjoin(PdfFile, and_(PdfFile.letter_id == Letter.id,
                                  PdfFile.kind == case((delivered, "addendum"), else_="signed")))
-        .where(~delivered | PdfFile.id.is_not(None))).all()
+        .where(~delivered | PdfFile.id.is_not(None))
+        # a render that failed for good waits for an organizer (or a change), not for the clock
+        .where(or_(last_refresh.is_(None), last_refresh != "failed"))).all()
     stale = [letter_id for letter_id, as_of, _ in letters
              if as_of is None or local(as_of).date() < today]
     for letter_id in stale:
@@ -133,20 +147,20 @@ class PdfState:
     stored: storage.Stored | None  # the newest PDF kept, if any
     updating: bool  # a refresh is running or waiting
     delivering: RenderJob | None  # a delivery running or waiting
-    failed: RenderJob | None  # the last job, when it failed
-
-    @property
-    def current(self) -> bool:
-        return self.stored is not None and not self.updating
+    failed_render: RenderJob | None  # the newest refresh, when it failed and none waits
+    failed_delivery: RenderJob | None  # the newest delivery, when it failed (none recorded)
 
 
 def state(letter: Letter) -> PdfState:
-    kind = "signed" if letter.delivery is None else "addendum"
-    jobs = db.session.scalars(select(RenderJob).where(RenderJob.letter_id == letter.id)
-                              .order_by(RenderJob.id.desc()).limit(10)).all()
-    active = [job for job in jobs if job.status in ("queued", "working")]
-    last = next((job for job in jobs if job.status not in ("queued", "working")), None)
-    return PdfState(storage.newest(letter.id, kind),
-                    any(job.kind == "refresh" for job in active),
-                    next((job for job in active if job.kind == "deliver"), None),
-                    last if last is not None and last.status == "failed" else None)
+    delivered = letter.delivery is not None
+    newest = {kind: db.session.scalar(
+        select(RenderJob).where(RenderJob.letter_id == letter.id, RenderJob.kind == kind)
+        .order_by(RenderJob.id.desc()).limit(1)) for kind in RENDER_KINDS}
+    refresh, deliver = newest["refresh"], newest["deliver"]
+    updating = refresh is not None and refresh.status in ACTIVE
+    return PdfState(
+        storage.newest(letter.id, "addendum" if delivered else "signed"), updating,
+        deliver if deliver is not None and deliver.status in ACTIVE else None,
+        refresh if refresh is not None and refresh.status == "failed" else None,
+        deliver if deliver is not None and deliver.status == "failed" and not delivered
+        else None)

@@ -51,6 +51,14 @@ def store_image(data: bytes) -> str:
     return name
 
 
+UPLOAD_REFERENCE = re.compile(r'src="[^"]*?uploads/([0-9a-f]{32}\.(?:png|jpg))"')
+
+
+def referenced(html: str) -> list[str]:
+    """The names of the uploaded images an HTML text shows (the letter's body)."""
+    return UPLOAD_REFERENCE.findall(html)
+
+
 def load(names: Iterable[str | None]) -> dict[str, bytes]:
     """The uploaded images of these names that exist, by name."""
     wanted = {name for name in names if name}

@@ -177,7 +177,7 @@ def snapshot(letter: Letter, *, private: bool = False) -> Snapshot | None:
 def render(letter: Letter, shot: Snapshot, store: pdf.PartStore) -> pdf.Rendered:
     """Render a snapshot (slow: outside any unit)."""
     with reading():
-        images = uploads.load([letter.logo_file])
+        images = uploads.load([letter.logo_file, *uploads.referenced(letter.body_html)])
     return pdf.render(letter, shot.rows, shot.when, store, images=images, **shot.extra)
 
 

@@ -152,6 +152,14 @@ def test_the_public_page_says_when_and_with_how_many_it_was_delivered(admin, cli
     assert "Addendum" not in text
 
 
+def test_a_public_page_seen_while_the_delivery_was_made_says_it_was_delivered(admin, client,
+                                                                              letter):
+    close(admin)
+    assert "Delivered on" not in client.get(f"/letters/{SLUG}").get_data(as_text=True)
+    do_render_jobs()
+    assert "Delivered on" in client.get(f"/letters/{SLUG}").get_data(as_text=True)
+
+
 def test_a_letter_not_yet_delivered_shows_no_delivery(client, letter):
     assert "Delivered on" not in client.get(f"/letters/{SLUG}").get_data(as_text=True)
 
@@ -292,6 +300,61 @@ def test_a_delivery_whose_render_fails_is_shown_with_its_reason_and_nothing_is_d
     assert do_render_jobs() == 1
     assert record().signatory_count == 3
     assert outbox.send_due() == 3
+
+
+def fail_the_delivery(app, admin) -> None:
+    """Close and deliver with a render time limit no render meets, until its tries run out."""
+    app.config["PDF_TIMEOUT"] = 0.05
+    close(admin)
+    do_render_jobs()
+    do_render_jobs(utcnow() + timedelta(hours=1))
+    app.config["PDF_TIMEOUT"] = 60
+    assert [job.status for job in jobs() if job.kind == "deliver"] == ["failed"]
+
+
+def test_a_failed_delivery_stays_shown_after_a_later_render_of_the_letter(app, admin, letter):
+    fail_the_delivery(app, admin)
+    approve_the_waiting_one(letter)  # a refresh of the PDF is queued, and done
+    do_render_jobs()
+    assert [job.status for job in jobs()][-1] == "done"
+    html = admin.get(DELIVER).get_data(as_text=True)
+    assert "The delivery failed" in visible_text(html) and "Try to deliver again" in html
+
+
+def test_trying_again_a_delivery_that_still_cannot_be_made_says_why_and_queues_nothing(
+        app, admin, letter):
+    fail_the_delivery(app, admin)
+    with writing():
+        db.session.execute(sa.update(Signature).values(status="rejected"))
+    response = submit(admin, DELIVER, {}, "Try to deliver again")
+    assert response.status_code == 303
+    page = visible_text(admin.get(DELIVER).get_data(as_text=True))
+    assert "Nothing was delivered: No signatory is listed yet" in page
+    assert [job.status for job in jobs() if job.kind == "deliver"] == ["failed"]
+
+
+def test_trying_again_twice_queues_one_delivery(app, admin, letter):
+    fail_the_delivery(app, admin)
+    form = BeautifulSoup(admin.get(DELIVER).get_data(as_text=True), "html.parser").find(
+        "form", action=f"{DELIVER}/retry")
+    token = form.find("input", attrs={"name": "csrf_token"})["value"]
+    for _ in range(2):  # a double click: the second form was loaded with the first
+        assert admin.post(f"{DELIVER}/retry", data={"csrf_token": token}).status_code == 303
+    assert "This letter is being delivered already" in visible_text(
+        admin.get(DELIVER).get_data(as_text=True))
+    assert [job.status for job in jobs() if job.kind == "deliver"] == ["failed", "queued"]
+
+
+def test_the_letterhead_cannot_change_while_the_letter_is_being_delivered(admin, letter):
+    close(admin)
+    token = BeautifulSoup(admin.get(f"/admin/letters/{SLUG}/signatures").get_data(as_text=True),
+                          "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+    response = admin.post(DELIVER, data={"csrf_token": token, "coalition_name": "Changed Late",
+                                         "save": "Save"})
+    assert response.status_code == 303
+    assert "its letterhead can no longer change" in visible_text(
+        admin.get(DELIVER).get_data(as_text=True))
+    assert db.session.get(Letter, letter.id).coalition_name != "Changed Late"
 
 
 def test_a_letter_with_no_listed_signatory_cannot_be_delivered(admin, make_letter):

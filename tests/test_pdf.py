@@ -31,7 +31,7 @@ from support_pdf import (
 
 import campaign.pdf
 import campaign.pdf.assemble
-from campaign import listing, moderation
+from campaign import letters, listing, moderation
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.listing import Listed
@@ -467,6 +467,21 @@ def test_an_uploaded_logo_is_kept_in_the_database_and_drawn_on_the_letterhead(
     [image] = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].images
     assert image.image.size == (240, 90)
     assert COALITION in pdf_text(pdf)
+
+
+def test_an_uploaded_image_shown_in_the_body_is_drawn_too(admin, make_letter, make_signature):
+    letter = make_letter()
+    make_signature(letter, organization="Sunrise Tenants Union")
+    assert upload(admin, png(120, 40)).status_code == 303  # uploaded as a logo once
+    db.session.refresh(letter)
+    with writing():
+        letters.update(letter, letters.LetterText(
+            title=letter.title, slug=letter.slug, status=letter.status, recipient=letter.recipient,
+            body=f"![map](uploads/{letter.logo_file})\n\nWe ask the Bureau to stop.\n"))
+    assert upload(admin, png()).status_code == 303  # the logo now
+    do_render_jobs()
+    images = pypdf.PdfReader(io.BytesIO(admin.get(PDF).data)).pages[0].images
+    assert sorted(image.image.size for image in images) == [(120, 40), (240, 90)]
 
 
 @pytest.mark.parametrize("data, name, message", [

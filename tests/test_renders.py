@@ -158,6 +158,20 @@ def test_a_new_day_queues_a_refresh_of_a_delivered_letters_addendum(app, make_le
     assert jobs(delivered.id)[-1] == ("refresh", "queued")
 
 
+def test_a_new_day_does_not_queue_again_a_render_that_failed_for_good(app, make_letter):
+    app.config["PDF_TIMEOUT"] = 0.05
+    letter = make_letter()
+    run_all()
+    worker.run_due(utcnow() + timedelta(hours=1))
+    worker.run_due(utcnow() + timedelta(hours=2))
+    assert jobs(letter.id) == [("refresh", "failed")]
+    worker.sweep(utcnow() + timedelta(days=1))  # shown to its organizers; not tried every minute
+    assert jobs(letter.id) == [("refresh", "failed")]
+    with writing():
+        renders.want(letter)  # an organizer asks again ("Make the PDF again"), or a change
+    assert jobs(letter.id)[-1] == ("refresh", "queued")
+
+
 def test_the_sweep_deletes_refreshes_done_two_weeks_ago_and_keeps_deliveries(app, letter,
                                                                               make_signature):
     run_all()  # the first refresh: done now

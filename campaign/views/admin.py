@@ -30,7 +30,13 @@ from .. import (
     spreadsheets,
 )
 from ..database import writing
-from ..errors import DeliveryError, ImportProblem, LetterError, UploadRejected
+from ..errors import (
+    DeliveryError,
+    DeliveryUnderway,
+    ImportProblem,
+    LetterError,
+    UploadRejected,
+)
 from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
@@ -311,6 +317,9 @@ def deliver_page(slug: str) -> ResponseReturnValue:
                                         bool(form.deliver_by_email.data))
         except UploadRejected as exc:
             form.logo.errors = [str(exc)]
+        except DeliveryUnderway as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
         except DeliveryError as exc:
             form.delivery_emails.errors = [str(exc)]
         else:
@@ -350,9 +359,12 @@ def close_and_deliver(slug: str) -> ResponseReturnValue:
 def retry_delivery(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     if ActionForm().validate_on_submit():
-        with writing():
-            retried = renders.retry_delivery(letter)
-        if retried:
+        try:
+            with writing():
+                delivery.retry(letter)
+        except DeliveryError as exc:
+            flash(f"Nothing was delivered: {exc}", "error")
+        else:
             flash("The delivery will be tried again shortly.", "success")
     return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
 
