@@ -209,10 +209,14 @@ def addendum_pdf(letter: Letter) -> pdf.Pdf | None:
 
 
 def _stored(letter: Letter, kind: str) -> pdf.Pdf | None:
-    stored = storage.newest(letter.id, kind)
-    if stored is None:
-        return None
-    return pdf.Pdf(storage.data(stored), stored.fingerprint, stored.as_of)
+    for _ in range(2):  # read again once if the worker replaced it between the two reads
+        stored = storage.newest(letter.id, kind)
+        if stored is None:
+            return None
+        data = storage.data(stored)
+        if data is not None:
+            return pdf.Pdf(data, stored.fingerprint, stored.as_of)
+    return None
 
 
 def has_addendum(letter: Letter) -> bool:

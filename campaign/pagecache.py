@@ -42,6 +42,14 @@ class Kept(Generic[T]):
                 self._items.popitem(last=False)
         return made
 
+    def peek(self, key: Hashable) -> T | None:
+        """The output kept under `key`, or None; made nothing."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

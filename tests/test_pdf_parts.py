@@ -341,3 +341,5 @@ def test_a_kept_part_that_cannot_be_read_is_rendered_again_with_the_others(first
     assert any("could not be read" in r.getMessage() for r in caplog.records)
     assert done.reused == 0
     assert_listed_once_in_order(done.data, ROWS)
+    assert store.parts[damaged] != b"%PDF-1.7 not really"  # kept anew: the next render uses it
+    assert render_with(LETTER, ROWS, store, WHEN).reused == done.parts - 1

@@ -202,6 +202,18 @@ def test_the_newest_pdf_is_kept_once_per_letter_and_served_from_the_database(app
     assert served.headers["ETag"].strip('"') == newest.fingerprint
 
 
+def test_a_pdf_replaced_between_its_two_reads_is_never_served_under_the_old_tag(
+        app, letter, make_signature):
+    run_all()
+    first = storage.newest(letter.id)
+    storage.BYTES.clear()
+    make_signature(letter, organization="Late Allies")
+    run_all()  # kept in the same row, in place of the first
+    assert storage.data(first) is None
+    newest = storage.newest(letter.id)
+    assert storage.data(newest) is not None and newest.fingerprint != first.fingerprint
+
+
 @pytest.mark.parametrize("workers", [3])
 def test_workers_at_once_never_render_one_job_twice(app_config, app, make_letter,
                                                     make_signature, workers, monkeypatch):

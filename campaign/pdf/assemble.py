@@ -34,7 +34,7 @@ from pypdf.errors import PyPdfError
 from ..listing import Listed
 from ..models import Letter
 from ..paths import STATIC, TEMPLATES
-from . import html, sheets
+from . import html, sheets, writer
 from .child import Document, render_documents, start_ahead
 from .html import (
     LIST_TITLES,
@@ -99,9 +99,9 @@ def render(letter: Letter, rows: Sequence[Listed], when: datetime, store: PartSt
         return Rendered(pdf, count, 1, 0, time.monotonic() - started)
     try:
         pdf, count, parts, reused = _in_parts(job, store, footer)
-    except PyPdfError:  # a kept part that cannot be read: this once, render every part now
+    except PyPdfError:  # a kept part that cannot be read: render every part now, kept anew
         log.exception("a kept part of a PDF could not be read: rendering all its parts")
-        pdf, count, parts, reused = _in_parts(job, MemoryStore(), footer)
+        pdf, count, parts, reused = _in_parts(job, _Renewing(store), footer)
     return Rendered(pdf, count, parts, reused, time.monotonic() - started)
 
 
@@ -172,9 +172,11 @@ def _planned(part: sheets.Part, shows: PartSettings) -> Document:
 @functools.cache
 def revision() -> str:
     """Changes whenever anything that decides how a part looks does: the PDF templates, the
-    print stylesheet, the measures it is laid out by (sheets.py), WeasyPrint."""
+    print stylesheet, the code that lays it out and draws it (sheets.py, html.py, writer.py),
+    WeasyPrint."""
     digest = hashlib.sha256(version("weasyprint").encode())
-    paths = [*sorted((TEMPLATES / "pdf").glob("*.html")), STATIC / "pdf.css", Path(sheets.__file__)]
+    code = [Path(module.__file__ or "") for module in (sheets, html, writer)]
+    paths = [*sorted((TEMPLATES / "pdf").glob("*.html")), STATIC / "pdf.css", *code]
     for path in paths:
         digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -192,6 +194,19 @@ def part_key(part: sheets.Part, shows: PartSettings) -> str:
         contact = row.contact_name if shows.show_contacts else ""
         digest.update(f"\x1e{row.shown_name}\x1f{row.place}\x1f{contact}".encode())
     return digest.hexdigest()
+
+
+class _Renewing:
+    """A store whose kept parts are not used, only replaced by the parts rendered now."""
+
+    def __init__(self, store: PartStore) -> None:
+        self.store = store
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def put(self, key: str, data: bytes) -> None:
+        self.store.put(key, data)
 
 
 def _get(store: PartStore, key: str) -> bytes | None:

@@ -39,7 +39,8 @@ NEWEST = select(PdfFile.id, PdfFile.kind, PdfFile.fingerprint, PdfFile.sha256, P
                 PdfFile.pages, PdfFile.signatory_count, PdfFile.as_of, PdfFile.rendered_at,
                 PdfFile.seconds, PdfFile.parts, PdfFile.reused) \
     .where(PdfFile.letter_id == bindparam("letter_id"), PdfFile.kind == bindparam("kind"))
-BYTES: Kept[bytes] = Kept(8)  # the PDFs this process served last, by id and fingerprint
+BYTES: Kept[bytes] = Kept(8)  # the PDFs this process read last (stored, by id and fingerprint;
+#                               delivered copies, by delivery id and SHA-256)
 
 
 def newest(letter_id: int, kind: str = "signed") -> Stored | None:
@@ -47,14 +48,18 @@ def newest(letter_id: int, kind: str = "signed") -> Stored | None:
     return None if row is None else Stored._make(row)
 
 
-def data(stored: Stored) -> bytes:
-    """The bytes of a stored PDF (kept by this process while it is the newest)."""
-
-    def read() -> bytes:
-        return bytes(db.session.scalar(select(PdfFile.data).where(PdfFile.id == stored.id))
-                     or b"")
-
-    return BYTES.get((stored.id, stored.fingerprint), read)
+def data(stored: Stored) -> bytes | None:
+    """The bytes of a stored PDF (this process keeps the last few it read), or None when it was
+    replaced or dropped since `stored` was read (a newer one is there, or none)."""
+    key = (stored.id, stored.fingerprint)
+    kept = BYTES.peek(key)
+    if kept is not None:
+        return kept
+    found = db.session.scalar(select(PdfFile.data).where(PdfFile.id == stored.id,
+                                                         PdfFile.fingerprint == stored.fingerprint))
+    if found is None:
+        return None
+    return BYTES.get(key, lambda: bytes(found))
 
 
 def keep(letter_id: int, kind: str, pdf: bytes, *, fingerprint: str, as_of: datetime,
@@ -94,9 +99,10 @@ class DatabaseParts:
 
     def put(self, key: str, data: bytes) -> None:
         insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-        with writing():
-            db.session.execute(insert(PdfPart).values(key=key, data=data, used_at=utcnow())
-                               .on_conflict_do_nothing(index_elements=["key"]))
+        values = {"data": data, "used_at": utcnow()}
+        with writing():  # in place of one kept before, which may not have been readable
+            db.session.execute(insert(PdfPart).values(key=key, **values)
+                               .on_conflict_do_update(index_elements=["key"], set_=values))
         self.used.add(key)
 
     def touch(self) -> None:
