@@ -15,7 +15,7 @@ from .config import ConfigError
 @click.command("run", params=run_command.params, help=run_command.help)
 @click.pass_context
 def run_with_worker(ctx: click.Context, **kwargs: Any) -> None:
-    """Flask's development server, with a mail worker alongside."""
+    """Flask's development server, with a worker alongside (email and PDFs)."""
     with worker_alongside():
         ctx.forward(run_command)
 

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -113,6 +114,13 @@ def _refuse_dml_outside_unit(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) \
             and state.session.info.get(UNIT) != "writing":
         raise WriteOutsideUnit(f"{type(state.statement).__name__} outside database.writing()")
+
+
+def upsert_insert(dialect: str | None = None) -> Any:
+    """`insert` of the database's dialect (of `dialect`, if given), the one with ON CONFLICT
+    (PostgreSQL and SQLite both have it; SQLAlchemy's generic insert does not)."""
+    name = dialect or db.engine.dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 def changed(result: Result[Any]) -> int:

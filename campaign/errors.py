@@ -80,9 +80,5 @@ class PdfUnavailable(CampaignError):
     """The PDF cannot be made right now (too slow, or the renderer failed); the message says why."""
 
 
-class PartsDidNotFit(PdfUnavailable):
-    """A part of a long list's PDF did not come out with the pages planned for it."""
-
-
 class UploadRejected(CampaignError, ValueError):
     """An uploaded file is not an image the PDF can use."""

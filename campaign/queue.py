@@ -53,12 +53,13 @@ class Queue:
         """Whether a row is due (matching `where`): a read, so that a worker looking at an
         empty queue never takes SQLite's write lock."""
         with reading():
-            return bool(db.session.scalar(select(self._due(now or utcnow(), where).exists())))
+            return bool(db.session.scalar(
+                select(select(self.model.id).where(*self._due(now or utcnow(), where)).exists())))
 
-    def _due(self, now: datetime, where: Sequence[ColumnElement[bool]]) -> Any:
+    def _due(self, now: datetime, where: Sequence[ColumnElement[bool]]) -> list[Any]:
+        """The condition of a due row (matching `where`)."""
         model = self.model
-        return select(model.id).where(model.status.in_(("queued", self.working)),
-                                      model.due <= now, *where)
+        return [model.status.in_(("queued", self.working)), model.due <= now, *where]
 
     def claim(self, limit: int, now: datetime | None = None,
               where: Sequence[ColumnElement[bool]] = ()) -> list[Claim]:
@@ -67,7 +68,7 @@ class Queue:
         model, now = self.model, now or utcnow()
         due = (
             select(model)
-            .where(model.status.in_(("queued", self.working)), model.due <= now, *where)
+            .where(*self._due(now, where))
             .order_by(model.due, model.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -25,8 +25,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, case, delete, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .database import changed, upsert_insert
 from .dates import local
 from .errors import DeliveryError
 from .extensions import db
@@ -77,7 +77,7 @@ def delivering(letter: Letter) -> bool:
 
 
 def _insert_waiting(letter_id: int, kind: str, params: dict[str, Any]) -> None:
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert()
     now = utcnow()
     db.session.execute(
         insert(RenderJob)
@@ -134,7 +134,7 @@ def prune(now: datetime | None = None) -> int:
     result = db.session.execute(delete(RenderJob).where(
         RenderJob.kind == "refresh", RenderJob.status.in_(("done", "failed")),
         RenderJob.created_at < (now or utcnow()) - JOB_KEEP))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed(result)
 
 
 # ------------------------------------------------------------------ what organizers see

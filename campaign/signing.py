@@ -21,10 +21,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import outbox, ratelimit
-from .database import UNIT, WriteOutsideUnit, changed
+from .database import UNIT, WriteOutsideUnit, changed, upsert_insert
 from .errors import BadToken, LetterNotOpen, SigningError
 from .extensions import db
 from .models import SCOPES, Letter, LetterVersion, Signature, UTCDateTime, utcnow
@@ -198,7 +197,7 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
     """The INSERT of sign(): the signature on the letter's latest version, if the letter takes
     signatures now, unless this email signed it; held when the honeypot was filled in, or (when
     `limited`) when this address sent SIGN_LIMIT_PER_HOUR signatures of it within the hour."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     table, letter = Signature.__table__, Letter.__table__
     assert isinstance(table, Table) and isinstance(letter, Table)
     latest = (select(LetterVersion.id)

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .database import upsert_insert
 from .errors import UploadRejected
 from .extensions import db
 from .models import Upload, utcnow
@@ -44,14 +44,14 @@ def store_image(data: bytes) -> str:
     if max(size) > IMAGE_MAX_SIDE:
         raise UploadRejected(f"The image is larger than {IMAGE_MAX_SIDE} pixels on a side.")
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{'png' if kind == 'PNG' else 'jpg'}"
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert()
     db.session.execute(insert(Upload).values(name=name, content_type=f"image/{kind.lower()}",
                                              data=data, created_at=utcnow())
                        .on_conflict_do_nothing(index_elements=["name"]))
     return name
 
 
-UPLOAD_REFERENCE = re.compile(r'src="[^"]*?uploads/([0-9a-f]{32}\.(?:png|jpg))"')
+UPLOAD_REFERENCE = re.compile(r'src="[^"]*?uploads/(' + UPLOAD_NAME.pattern.strip("^$") + ')"')
 
 
 def referenced(html: str) -> list[str]:

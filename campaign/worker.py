@@ -155,16 +155,16 @@ class Snapshot:
     extra: dict[str, Any]
 
 
-def snapshot(letter: Letter, *, private: bool = False) -> Snapshot | None:
+def snapshot(letter: Letter) -> Snapshot | None:
     """What the letter's current PDF shows now: the signed letter, or once it is delivered the
     addendum of those listed since (None when there is none)."""
     when = utcnow()
     day = local_date(when)
     record = delivery.delivery_of(letter)
     if record is None:
-        rows = listing.rows(letter, private=private)
+        rows = listing.rows(letter)
         return Snapshot("signed", rows, when, pdf.fingerprint("signed", letter, rows, day), {})
-    rows = listing.rows(letter, private=private, exclude=delivery.delivered_ids(record))
+    rows = listing.rows(letter, exclude=delivery.delivered_ids(record))
     if not rows:
         return None
     extra = {"template": "pdf/addendum.html", "title": f"Addendum: {letter.title}",

@@ -2,7 +2,7 @@
 touches WeasyPrint, run in a child process by child.py). A long list is cut into its pages ahead
 of rendering (sheets.py) and rendered in parts (assemble.py); the newest PDF of each letter and
 the parts it was made of are kept in the database (storage.py). Renders happen in the worker
-(renders.py) or at the command line, never in a web request.
+(worker.py, doing the jobs of renders.py) or at the command line, never in a web request.
 
 This module says what a render is given and what it gives back, and the fingerprint of what a
 PDF shows, by which a render that would change nothing is skipped."""

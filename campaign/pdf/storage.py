@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..database import reading, writing
+from ..database import changed, reading, upsert_insert, writing
 from ..extensions import db
 from ..models import PdfFile, PdfPart, utcnow
 from ..pagecache import Kept
@@ -71,7 +70,7 @@ def keep(letter_id: int, kind: str, pdf: bytes, *, fingerprint: str, as_of: date
               "size": len(pdf), "pages": pages, "signatory_count": signatory_count,
               "as_of": as_of, "rendered_at": utcnow(), "seconds": seconds, "parts": parts,
               "reused": reused}
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert()
     db.session.execute(insert(PdfFile).values(letter_id=letter_id, kind=kind, **values)
                        .on_conflict_do_update(index_elements=["letter_id", "kind"], set_=values))
 
@@ -98,7 +97,7 @@ class DatabaseParts:
         return None if found is None else bytes(found)
 
     def put(self, key: str, data: bytes) -> None:
-        insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert()
         values = {"data": data, "used_at": utcnow()}
         with writing():  # in place of one kept before, which may not have been readable
             db.session.execute(insert(PdfPart).values(key=key, **values)
@@ -116,5 +115,5 @@ def prune_parts(now: datetime | None = None) -> int:
     """Delete the parts no render has used for PART_KEEP (in the caller's writing unit)."""
     result = db.session.execute(delete(PdfPart).where(PdfPart.used_at < (now or utcnow())
                                                       - PART_KEEP))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed(result)
 

@@ -2,10 +2,10 @@
 
 Run as a script it is the child process that child.py starts for a render: a JSON request on
 standard input (the render's documents and the uploaded images they may show), their PDFs on
-standard output. The documents are rendered at once in forked processes, one per core, so that
-every core has work and each part's memory goes back to the system as soon as it is done. It
-imports nothing from the app, so that it starts quickly; it loads WeasyPrint and the fonts before
-it reads its request, so that a child started ahead of time (child.py keeps one warm) is ready.
+standard output. The documents are rendered at once in forked processes, one per core (up to four),
+so that every core has work and each part's memory goes back to the system as soon as it is done. It
+imports nothing from the app, so that it starts quickly; it loads WeasyPrint and the fonts before it
+reads its request, so that a child started ahead of time (child.py keeps one warm) is ready.
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
+from .public import pdf_answer
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
@@ -274,14 +275,7 @@ def export_pdf(slug: str) -> ResponseReturnValue:
     """The signed letter as a download: the delivered copy once delivered, else the newest the
     worker made (never rendered here)."""
     letter = letter_or_404(slug)
-    pdf = delivery.letter_pdf(letter)
-    if pdf is None:
-        return render_template("pdf_pending.html", letter=letter), 503, {"Retry-After": "10"}
-    response = Response(pdf.data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{letter.slug}.pdf"'})
-    response.set_etag(pdf.etag)
-    response.last_modified = pdf.as_of
-    return response
+    return pdf_answer(letter, delivery.letter_pdf(letter), f"{letter.slug}.pdf", "attachment")
 
 
 @bp.post("/letters/<slug>/pdf/refresh")

@@ -25,6 +25,7 @@ from ..extensions import db
 from ..forms import ConfirmForm, ResendForm, SignForm
 from ..links import external_url
 from ..models import Letter, Signature
+from ..pdf import Pdf
 from ..pdf.html import grouped
 from ..signing import SignerInput
 
@@ -251,13 +252,20 @@ def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     the first one is being made, 503 with Retry-After and a page that says so and refreshes."""
     letter = public_letter(slug)
     pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
-    if pdf is None:
-        if part == "addendum" and not delivery.has_addendum(letter):
-            abort(404)
-        return render_template("pdf_pending.html", letter=letter), 503, {"Retry-After": "10"}
+    if pdf is None and part == "addendum" and not delivery.has_addendum(letter):
+        abort(404)
     name = f"{letter.slug}-addendum.pdf" if part == "addendum" else f"{letter.slug}.pdf"
+    return pdf_answer(letter, pdf, name, "inline")
+
+
+def pdf_answer(letter: Letter, pdf: Pdf | None, filename: str,
+               disposition: str) -> ResponseReturnValue:
+    """A PDF as the worker kept it, tagged and dated, answered conditionally; or, while none is
+    made yet, 503 with Retry-After and a page that says so and refreshes."""
+    if pdf is None:
+        return render_template("pdf_pending.html", letter=letter), 503, {"Retry-After": "10"}
     response = Response(pdf.data, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+                        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
     response.set_etag(pdf.etag)
     response.last_modified = pdf.as_of
     response.cache_control.no_cache = True
