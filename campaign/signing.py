@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from . import outbox, ratelimit
+from . import letters, outbox, ratelimit
 from .database import UNIT, WriteOutsideUnit, changed, upsert_insert
 from .errors import BadToken, LetterNotOpen, SigningError
 from .extensions import db
@@ -161,7 +161,7 @@ def sign(slug: str, sent: Submission) -> SignOutcome:
 def _signed_already(slug: str, email: str) -> SignOutcome:
     """Nothing was inserted: the letter takes no signatures (LetterNotOpen), or this email has
     signed it (told again, within the limits)."""
-    letter = db.session.scalar(select(Letter).where(Letter.slug == slug))
+    letter = letters.get_letter(slug)
     if letter is None:
         raise LetterNotOpen(NO_LETTER)
     if not letter.accepts_signatures():
