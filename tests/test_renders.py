@@ -236,8 +236,7 @@ def test_workers_at_once_never_render_one_job_twice(app_config, app, make_letter
     monkeypatch.setattr(pdf, "render", render)
     errors = []
 
-    def one_worker() -> None:
-        other = create_app(app_config)
+    def one_worker(other) -> None:  # type: ignore[no-untyped-def]
         try:
             with other.app_context():
                 while worker.run_due():
@@ -247,7 +246,11 @@ def test_workers_at_once_never_render_one_job_twice(app_config, app, make_letter
         except Exception as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=one_worker) for _ in range(workers)]
+    # The apps are made here, one after the other: CPython 3.11's ast.parse, which werkzeug uses
+    # to compile the routes, is not safe in threads at once ("AST constructor recursion depth
+    # mismatch", python/cpython#106905).
+    apps = [create_app(app_config) for _ in range(workers)]
+    threads = [threading.Thread(target=one_worker, args=(other,)) for other in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
