@@ -58,7 +58,7 @@ def sign_forms(count: int = 200) -> list[str]:
         forms.append(urllib.parse.urlencode({
             "organization": org_name(rng, n), "contact_name": "María Pérez", "city": city,
             "region": region, "country": "United States", "scope": rng.choice(SCOPES),
-            "consent": "y", "authorized": "y"}))
+            "consent": "y", "authorized": "y", "leave_empty": ""}))
     return forms
 
 

@@ -1,5 +1,9 @@
-"""Organizer accounts: creation, Argon2id password hashes, logins slowed down after failures
-(per account, and per address across all accounts).
+"""Organizer accounts: creation, Argon2id password hashes, logins slowed down after failures.
+
+Failures are counted per email and address together, and per address across all emails, in the
+database (ratelimit.py), the same way whether or not an account has that email: the answers say
+nothing about which accounts exist, and nothing is kept on an account that would let a stranger
+elsewhere lock its owner out. Counts are of the last 15 minutes, so a lock ends by itself.
 
 A password hash takes a tenth of a second or more, on purpose: it is made before any writing
 unit begins (hash_password, check_login), and only what it decided is written after
@@ -8,6 +12,7 @@ while it hashes.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,23 +20,24 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select
 
-from . import ratelimit
-from .errors import AccountError, LoginThrottled
+from . import ratelimit, sessions
+from .errors import AccountError
 from .extensions import db, login
-from .models import Organizer, utcnow
+from .models import Organizer, RateEvent
 
-__all__ = ["AccountError", "LoginThrottled"]
+__all__ = ["AccountError"]
 
 # argon2-cffi's defaults are RFC 9106's low-memory profile (Argon2id, t=3, m=64 MiB, p=4),
 # above OWASP's minimum (m=19 MiB, t=2, p=1).
 hasher = PasswordHasher()
 MIN_PASSWORD = 10
-FREE_TRIES = 5  # failed logins before the account is slowed down
-MAX_LOCK = timedelta(minutes=15)
-IP_TRIES = 20  # failed logins from one address, whatever the account, within IP_WINDOW
+PAIR_TRIES = 5  # failed logins for one email from one address within PAIR_WINDOW
+PAIR_WINDOW = timedelta(minutes=15)
+IP_TRIES = 20  # failed logins from one address, whatever the email, within IP_WINDOW
 IP_WINDOW = timedelta(minutes=15)
+THROTTLED = "Too many failed logins. Try again in about {minutes} minute(s)."
 
 
 def init_app(app: Flask) -> None:
@@ -40,15 +46,15 @@ def init_app(app: Flask) -> None:
     login.login_view = "auth.login_page"
     login.login_message = "Please log in to see that page."
     login.login_message_category = "info"
-    login.user_loader(load_user)
+    login.user_loader(sessions.load_user)
 
 
-def load_user(user_id: str) -> Organizer | None:
-    return db.session.get(Organizer, int(user_id)) if user_id.isdigit() else None
+def normalized(email: str) -> str:
+    return email.strip().lower()
 
 
 def find(email: str) -> Organizer | None:
-    address = email.strip().lower()
+    address = normalized(email)
     if "\x00" in address:  # no account has one, and PostgreSQL refuses it even in a query
         return None
     return db.session.scalar(select(Organizer).where(func.lower(Organizer.email) == address))
@@ -83,9 +89,10 @@ def create_organizer(email: str, password_hash: str, name: str = "") -> Organize
 
 
 def set_password_hash(organizer: Organizer, password_hash: str) -> None:
-    """A new password (hashed already) for an account, whose failed logins are forgotten."""
+    """A new password (hashed already) for an account (in the caller's writing unit); every
+    session of the account ends."""
     organizer.password_hash = password_hash
-    organizer.failed_logins = 0
+    sessions.end_all(organizer.id)
 
 
 # ------------------------------------------------------------------ logging in
@@ -93,68 +100,64 @@ def set_password_hash(organizer: Organizer, password_hash: str) -> None:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one login attempt found: the organizer it logs in (or None), the account whose
-    password did not match, and what to count against the address it came from."""
+    """What one login attempt found: the organizer it logs in (or None); the message when it was
+    refused unchecked (too many failures); the failure counts it adds to if it failed, or the one
+    it clears if it succeeded; a new hash of the password if the old one's parameters aged."""
 
     organizer_id: int | None
-    failed_id: int | None = None
-    address_key: str | None = None
+    throttled: str | None = None
+    counts: tuple[str, ...] = ()
+    clears: str | None = None
     rehash: str | None = None
 
 
-def lock_remaining(organizer: Organizer) -> timedelta:
-    """How long this account must wait before the next try (doubling after FREE_TRIES failures)."""
-    if organizer.failed_logins < FREE_TRIES or organizer.last_failed_login is None:
-        return timedelta(0)
-    wait = min(timedelta(seconds=30 * 2 ** (organizer.failed_logins - FREE_TRIES)), MAX_LOCK)
-    return max(organizer.last_failed_login + wait - utcnow(), timedelta(0))
+@functools.cache
+def _no_account_hash() -> str:
+    """What a password is checked against when no account has the email: the same work."""
+    return hasher.hash("no organizer account has this email")
 
 
 def check_login(email: str, password: str, ip: str | None = None) -> Attempt:
-    """Check a login (reads and hashes, writes nothing); LoginThrottled while the account or the
-    address `ip` waits. record_login() then keeps what it found."""
-    address_key = ratelimit.key("login-ip", ip) if ip else None
-    if address_key and ratelimit.exceeded(address_key, IP_TRIES, IP_WINDOW):
-        wait = ratelimit.wait(address_key, IP_TRIES, IP_WINDOW)
-        minutes = max(1, round(wait.total_seconds() / 60))
-        raise LoginThrottled(
-            f"Too many failed logins from your network. Try again in about {minutes} minute(s)."
-        )
+    """Check a login (reads and hashes, writes nothing); record_login() then keeps what it found.
+
+    While this email from the address `ip`, or the address whatever the email, has failed too
+    often, the attempt is refused unchecked (and counted against the address until that is over
+    its own limit). Nothing here depends on whether an account has the email but the password
+    it is checked against."""
+    address = pair = None
+    if ip:
+        address = ratelimit.address_key("login-ip", ip)
+        pair = ratelimit.key("login-pair", f"{ratelimit.network(ip)}\n{normalized(email)}")
+        address_over = ratelimit.exceeded(address, IP_TRIES, IP_WINDOW)
+        if address_over or ratelimit.exceeded(pair, PAIR_TRIES, PAIR_WINDOW):
+            wait = max(ratelimit.wait(address, IP_TRIES, IP_WINDOW),
+                       ratelimit.wait(pair, PAIR_TRIES, PAIR_WINDOW))
+            minutes = max(1, round(wait.total_seconds() / 60))
+            return Attempt(None, throttled=THROTTLED.format(minutes=minutes),
+                           counts=() if address_over else (address,))
     organizer = find(email)
-    if organizer is None:
-        hasher.hash(password)  # spend the same time as for a real account
-        return Attempt(None, address_key=address_key)
-    remaining = lock_remaining(organizer)
-    if remaining:
-        minutes = max(1, round(remaining.total_seconds() / 60))
-        raise LoginThrottled(
-            f"Too many failed attempts for this account. Try again in about {minutes} minute(s)."
-        )
     try:
-        hasher.verify(organizer.password_hash, password)
+        hasher.verify(organizer.password_hash if organizer else _no_account_hash(), password)
     except (VerificationError, InvalidHashError):
-        return Attempt(None, failed_id=organizer.id, address_key=address_key)
+        organizer = None
+    if organizer is None:
+        return Attempt(None, counts=(address, pair) if address and pair else ())
     rehash = hasher.hash(password) if hasher.check_needs_rehash(organizer.password_hash) else None
-    return Attempt(organizer.id, rehash=rehash)
+    return Attempt(organizer.id, clears=pair, rehash=rehash)
 
 
 def record_login(attempt: Attempt) -> Organizer | None:
-    """Keep what a login attempt found (in the caller's writing unit): a failure is counted on
-    the account and against the address; a success clears the account's count. Returns the
-    organizer logged in, if any."""
+    """Keep what a login attempt found (in the caller's writing unit): a failure is counted; a
+    success forgets the failures of its email from its address. Returns the organizer logged in,
+    if any (a new session is sessions.start()'s)."""
     if attempt.organizer_id is None:
-        if attempt.failed_id is not None:
-            db.session.execute(
-                update(Organizer).where(Organizer.id == attempt.failed_id)
-                .values(failed_logins=Organizer.failed_logins + 1, last_failed_login=utcnow())
-                .execution_options(synchronize_session=False))
-        if attempt.address_key:
-            ratelimit.hit(attempt.address_key)
+        ratelimit.hit(*attempt.counts)
         return None
     organizer = db.session.get(Organizer, attempt.organizer_id)
     if organizer is None:
         return None
-    organizer.failed_logins = 0
+    if attempt.clears:
+        db.session.execute(delete(RateEvent).where(RateEvent.key == attempt.clears))
     if attempt.rehash:
         organizer.password_hash = attempt.rehash
     return organizer

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from . import accounts, delivery, letters, listing, spreadsheets, worker
+from . import accounts, delivery, imports, letters, listing, spreadsheets, worker
 from .database import reading, writing
-from .errors import CampaignError, LetterError
+from .errors import AccountError, CampaignError, LetterError
 from .extensions import db
 from .models import Letter, Signature
 from .paths import LETTERS
@@ -32,8 +32,8 @@ DEMO_EMAIL = "demo@example.org"
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, create_organizer, import_letter, import_signatures, run_worker,
-                    export_pdf, export_csv, check_counts, demo):
+    for command in (init_db, create_organizer, set_password, import_letter, import_signatures,
+                    run_worker, export_pdf, export_csv, check_counts, demo):
         app.cli.add_command(command)
 
 
@@ -88,14 +88,32 @@ def upgrade_schema() -> None:
 @one_line_errors
 def create_organizer(email: str, name: str) -> None:
     """Create a staff account. The password comes from standard input, or is prompted for."""
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    password_hash = accounts.hash_password(password)  # slow: before the writing unit
+    password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
     with writing():
         address = accounts.create_organizer(email, password_hash, name).email
     click.echo(f"Created organizer {address}")
+
+
+@click.command("set-password")
+@click.argument("email")
+@one_line_errors
+def set_password(email: str) -> None:
+    """Give a staff account a new password, which ends all its sessions. The password comes from
+    standard input, or is prompted for."""
+    password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
+    with writing():
+        organizer = accounts.find(email)
+        if organizer is None:
+            raise AccountError(f"no organizer has the email {email.strip()!r}")
+        accounts.set_password_hash(organizer, password_hash)
+        address = organizer.email
+    click.echo(f"New password set for {address}; its sessions have ended")
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 # ------------------------------------------------------------------ letters and signatures
@@ -118,12 +136,23 @@ def import_letter(path: Path) -> None:
 @click.option("--approved", is_flag=True, help="List the imported signatories at once.")
 @one_line_errors
 def import_signatures(slug: str, file: Path, approved: bool) -> None:
-    """Import signatories from a CSV file: all rows or none."""
+    """Import signatories from a CSV file: all rows or none. The whole file is checked first; a
+    large one is then written a few hundred rows at a time, its progress shown."""
+    spreadsheets.check_size(file.stat().st_size)
     text = spreadsheets.decode_csv(file.read_bytes())
-    with writing():
+    with reading():
         letter = letter_by_slug(slug)
-        count = spreadsheets.import_csv(letter, text, approved=approved)
-    click.echo(f"Imported {count} signatories into {slug}")
+    started = imports.start(letter, text, approved, filename=file.name, claim=True)
+    if started.claim is not None:
+        shown = [0]  # rows written when progress was last shown (about every tenth)
+
+        def progress(done: int, total: int) -> None:
+            if done - shown[0] >= total // 10 or done == total:
+                shown[0] = done
+                click.echo(f"Written {done:,} of {total:,} rows")
+
+        imports.run_here(started.claim, progress)
+    click.echo(f"Imported {started.count} signatories into {slug}")
 
 
 @click.command("export-pdf")

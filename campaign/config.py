@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,8 +31,15 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_ATTEMPTS": 8,
     "TOKEN_MAX_AGE_DAYS": 7,
     "SIGN_LIMIT_PER_HOUR": 30,  # submissions per IP and letter before they are held for review
+    "HELD_LIMIT": 1000,  # held submissions a letter keeps; further ones to hold are dropped
     "PDF_TIMEOUT": 300,
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers are trusted
+    "IMPORT_MAX_ROWS": 50_000,  # rows in one imported spreadsheet
+    "IMPORT_MAX_BYTES": 4 * 1024 * 1024,  # size of one imported spreadsheet
+    "IMPORT_BACKGROUND_ROWS": 1_000,  # larger imports are written by the worker, in chunks
+    "IMPORT_CHUNK_ROWS": 500,  # rows written per writing unit by a background import
+    "SESSION_IDLE_MINUTES": 120,  # an organizer's session ends after this long unused
+    "SESSION_MAX_HOURS": 12,  # and this long after logging in, however used
 }
 
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True,
@@ -49,10 +58,12 @@ def _coerce(raw: str, default: Any, source: str) -> Any:
         except KeyError:
             raise ConfigError(f"{source} must be true or false, not {raw!r}") from None
     if isinstance(default, int | float):
-        try:
-            return type(default)(raw)
-        except ValueError:
-            raise ConfigError(f"{source} must be a number, not {raw!r}") from None
+        pattern = r"[0-9]{1,9}" if isinstance(default, int) else r"[0-9]{1,9}(\.[0-9]{1,6})?"
+        if not re.fullmatch(pattern, raw.strip()):
+            kind = "a whole number" if isinstance(default, int) else "a number such as 2.5"
+            raise ConfigError(f"{source} must be a number ({kind}, from 0 to 999999999), "
+                              f"not {raw!r}")
+        return type(default)(raw.strip())
     return raw
 
 
@@ -63,8 +74,9 @@ def _check_type(value: Any, default: Any, source: str) -> Any:
     if isinstance(default, bool) and not isinstance(value, bool):
         raise ConfigError(f"{source} must be True or False, not {value!r}")
     if (isinstance(default, int | float) and not isinstance(default, bool)
-            and (isinstance(value, bool) or not isinstance(value, int | float))):
-        raise ConfigError(f"{source} must be a number, not {value!r}")
+            and (isinstance(value, bool) or not isinstance(value, int | float)
+                 or not 0 <= value < 1e9)):  # NaN fails this too
+        raise ConfigError(f"{source} must be a number from 0 to 999999999, not {value!r}")
     return value
 
 
@@ -125,17 +137,31 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
 
     settings["BASE_URL"] = str(settings["BASE_URL"]).rstrip("/")
     settings["MAIL_SUPPRESS_SEND"] = not settings.get("MAIL_SERVER")
-    settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    settings.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    settings.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    secure = settings["BASE_URL"].startswith("https://")
-    settings.setdefault("SESSION_COOKIE_SECURE", secure)
-    settings.setdefault("REMEMBER_COOKIE_SECURE", secure)
-    settings.setdefault("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
+    _session_settings(settings)
+    # A request carries at most an imported file and its form (64 kB more).
+    settings.setdefault("MAX_CONTENT_LENGTH",
+                        max(4 * 1024 * 1024, int(settings["IMPORT_MAX_BYTES"]) + 64 * 1024))
     settings.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     settings["PRODUCTION"] = production
     app.config.update(settings)
+
+
+def _session_settings(settings: dict[str, Any]) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure and named with the __Host- prefix (no
+    Domain, Path=/) over HTTPS; gone when the browser closes. No remember-me cookie is ever set:
+    organizer sessions are kept on the server for SESSION_IDLE_MINUTES and SESSION_MAX_HOURS."""
+    for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS"):
+        if settings[name] <= 0:
+            raise ConfigError(f"CAMPAIGN_{name} must be more than 0, not {settings[name]!r}")
+    settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    settings.setdefault("SESSION_COOKIE_SECURE", settings["BASE_URL"].startswith("https://"))
+    if settings["SESSION_COOKIE_SECURE"]:
+        settings.setdefault("SESSION_COOKIE_NAME", "__Host-session")
+        settings["SESSION_COOKIE_DOMAIN"] = None
+        settings["SESSION_COOKIE_PATH"] = "/"
+    settings.setdefault("PERMANENT_SESSION_LIFETIME",
+                        timedelta(hours=settings["SESSION_MAX_HOURS"]))
 
 
 def _local_secret(instance: Path) -> str:

@@ -3,7 +3,7 @@ deadline a letter file or the form gives, and the template filters that show a m
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from flask import Flask, current_app
@@ -22,7 +22,7 @@ def local(moment: datetime) -> datetime:
     the calendar's ends (a deadline stored as 9999-12-31 23:00 UTC, seen from Tokyo)."""
     try:
         return moment.astimezone(current_app.config["TZ"])
-    except OverflowError:
+    except (OverflowError, ValueError):
         return moment.astimezone(UTC)
 
 
@@ -41,9 +41,17 @@ def local_time(moment: datetime | None) -> str:
     return local(moment).strftime("%B %-d, %Y, %-I:%M %p %Z")
 
 
+# The moments a person may type (a deadline): any day of these years, in any time zone. Beyond
+# them a date is surely a typo, and near the calendar's ends a zone's offset would take it past
+# what Python and the databases can hold.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - timedelta(days=1)
+LATEST = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) + timedelta(days=1)
+
+
 def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
     """ISO 8601 date or date-time; without a zone it is read in `zone`; a date alone means the end
-    of that day."""
+    of that day. LetterError when it is none, or outside the years FIRST_YEAR to LAST_YEAR."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -63,6 +71,20 @@ def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    return within_range(moment, str(value).strip())
+
+
+def within_range(moment: datetime, typed: str) -> datetime:
+    """`moment` if its year is one a person may mean (its UTC instant comes within a day of that
+    range), else LetterError saying so; never OverflowError, whatever the calendar's ends."""
+    try:
+        instant = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        instant = None
+    if instant is None or not EARLIEST <= instant <= LATEST or \
+            not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise LetterError(
+            f"deadline {typed!r} is not between the years {FIRST_YEAR} and {LAST_YEAR}")
     return moment
 
 

@@ -55,11 +55,13 @@ def _delivery(delivery_id: int) -> Delivery:
 
 
 def confirm(signature: int, again: bool = False) -> Written:
-    """The link to the page with the Confirm button."""
+    """The link to the page with the Confirm button. Nothing the signer typed is in it: the
+    address is not confirmed yet, so the text could be anyone's, and would be mailed to anyone
+    from the campaign's address (the page behind the link shows it)."""
     found = _signature(signature)
     letter = found.letter
     return _written("confirm", f"Confirm your signature: {letter.title}",
-                    signature=found, letter=letter, again=again,
+                    letter=letter, again=again,
                     days=current_app.config["TOKEN_MAX_AGE_DAYS"],
                     confirm_url=external_url("public.confirm", token=make_token(found)))
 

@@ -53,10 +53,6 @@ class AccountError(CampaignError, ValueError):
     """An organizer account cannot be created or used as asked."""
 
 
-class LoginThrottled(AccountError):
-    """Too many failed logins: the message says how long to wait."""
-
-
 # ------------------------------------------------------------------ the signed letter
 
 

@@ -14,6 +14,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     Field,
+    HiddenField,
     PasswordField,
     SelectField,
     StringField,
@@ -216,9 +217,18 @@ class SignForm(FlaskForm):
             message="Please confirm that you may sign for the organization.")],
     )
     keep_updated = BooleanField("Keep me updated about this letter")
-    # A field people never see (and browsers never autofill); bots fill it in.
-    leave_empty = StringField("Leave this empty", validators=[Optional()])
+    # Spam traps. A hidden field that must come back, and empty: a bot that posts only the
+    # fields it sees, or stuffs every field, gets held. A text field people never see (and
+    # browsers never autofill): a bot that fills in every box gets held.
+    leave_empty = HiddenField(default="")
+    comment = StringField("Leave this empty", validators=[Optional()])
     submit = SubmitField("Sign the letter")
+
+
+def caught_by_trap(form: SignForm, sent: Any) -> bool:
+    """True when a sign form `sent` (the request's form data) fell into a spam trap: the hidden
+    field left out or filled in, or the unseen text field filled in."""
+    return "leave_empty" not in sent or bool(form.leave_empty.data) or bool(form.comment.data)
 
 
 class ResendForm(FlaskForm):

@@ -1,5 +1,5 @@
-"""The tables: organizers, letters and their versions, signatures and the counts of those
-listed, the email outbox, deliveries, rate-limit events."""
+"""The tables: organizers and their sessions, letters and their versions, signatures and the
+counts of those listed, the email outbox, deliveries, rate-limit events."""
 from __future__ import annotations
 
 import hashlib
@@ -73,9 +73,23 @@ class Organizer(UserMixin, Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrganizerSession(Model):
+    """A logged-in organizer's session, kept on the server: the browser's session cookie holds
+    a random token and this row only its SHA-256. Logging out, a new password and the account's
+    deletion end it; so do an idle time and an absolute lifetime (sessions.py)."""
+
+    __tablename__ = "organizer_session"
+    __table_args__ = (Index("ix_organizer_session_organizer_id", "organizer_id"),
+                      Index("ix_organizer_session_last_seen_at", "last_seen_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Letter(Model):
@@ -207,6 +221,10 @@ class Signature(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The background import (SignatureImport) that wrote it, so that one that fails for good
+    # takes its rows back. No foreign key: SQLite adds (and drops) a plain column without
+    # rebuilding the table, and so keeps its triggers.
+    import_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     letter: Mapped[Letter] = relationship()
     version: Mapped[LetterVersion | None] = relationship()
@@ -232,6 +250,8 @@ class Signature(Model):
 
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
+Index("ix_signature_held", Signature.letter_id,  # sign() counts a letter's held ones
+      sqlite_where=text("held"), postgresql_where=text("held"))
 
 
 class ListedCount(Model):
@@ -390,6 +410,43 @@ class RenderJob(Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     seconds: Mapped[float | None] = mapped_column(Float)  # how long the work took
+
+    letter: Mapped[Letter] = relationship()
+
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class SignatureImport(Model):
+    """A spreadsheet of signatories too large to write in one request, checked whole and kept
+    here until the worker has written it, a few hundred rows per short writing unit, through the
+    durable queue (imports.py, queue.py). `rows_done` says how far it got, so that a worker that
+    dies resumes there; once it has failed for good, how many of its rows are still to be taken
+    back. The CSV text is erased when it ends: the contacts live only in the signatures."""
+
+    __tablename__ = "signature_import"
+    __table_args__ = (
+        CheckConstraint(f"status IN {IMPORT_STATUSES}", name="status"),
+        Index("ix_signature_import_due", "status", "due"),
+        Index("ix_signature_import_letter_id", "letter_id", "id"),  # a letter's, newest first
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    csv_text: Mapped[str] = mapped_column(Text, default="", deferred=True)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When it is due: queued, when to try it; running, when the worker's lease runs out.
+    due: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     letter: Mapped[Letter] = relationship()
 

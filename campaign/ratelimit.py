@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
@@ -17,6 +19,25 @@ def key(kind: str, value: str) -> str:
     """A key for `value` (an address, an id) that keeps no address in clear."""
     secret = current_app.config["SECRET_KEY"]
     return f"{kind}:{hashlib.sha256(f'{secret}:{kind}:{value}'.encode()).hexdigest()[:40]}"
+
+
+def network(ip: str) -> str:
+    """What the limits count as one sender: an IPv4 address, or the /64 network of an IPv6 one
+    (a single host is usually given a whole /64, so each of its addresses must not count apart)."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def address_key(kind: str, ip: str) -> str:
+    """A key for the network of the address `ip` (network())."""
+    return key(kind, network(ip))
 
 
 def enabled() -> bool:
@@ -47,11 +68,24 @@ def wait(event_key: str, limit: int, window: timedelta) -> timedelta:
     return max(times[-1] + window - utcnow(), timedelta(0))
 
 
-def hit(event_key: str) -> None:
-    """Count one event in the caller's transaction, and drop events too old to matter."""
-    if not enabled():
+def hit(*event_keys: str) -> None:
+    """Count one event under each key in the caller's transaction, and drop events too old to
+    matter."""
+    if not enabled() or not event_keys:
         return
     now = utcnow()
     db.session.execute(delete(RateEvent).where(RateEvent.created_at < now - KEEP))
-    db.session.add(RateEvent(key=event_key, created_at=now))
+    db.session.add_all([RateEvent(key=event_key, created_at=now) for event_key in event_keys])
     db.session.flush()
+
+
+def within(limits: Iterable[tuple[str, int, timedelta]]) -> bool:
+    """True when no (key, limit, window) is exceeded; then counts one event under each key.
+    Always True while limits are off."""
+    limits = list(limits)
+    if not enabled():
+        return True
+    if any(exceeded(event_key, limit, window) for event_key, limit, window in limits):
+        return False
+    hit(*dict.fromkeys(event_key for event_key, _, _ in limits))
+    return True

@@ -15,8 +15,12 @@ from sqlalchemy import (
     Integer,
     Row,
     Table,
+    and_,
     bindparam,
+    exists,
     func,
+    literal,
+    not_,
     or_,
     select,
     update,
@@ -27,12 +31,15 @@ from .database import UNIT, WriteOutsideUnit, changed, upsert_insert
 from .errors import BadToken, LetterNotOpen, SigningError
 from .extensions import db
 from .models import SCOPES, Letter, LetterVersion, Signature, UTCDateTime, utcnow
-from .text import SLUG_RE, clean_text, country_name, normalize_email, org_key, sort_key
+from .text import SLUG_RE, clean_text, country_name, mailbox, normalize_email, org_key, sort_key
 
 __all__ = ["BadToken", "LetterNotOpen", "SigningError", "SignerInput", "submission", "sign",
            "confirm", "resend"]
 
-MAILS_AGAIN_PER_HOUR = 3  # emails a signature may be sent again (resend, signing again)
+# Emails to one mailbox (target+1@ and t.arget@gmail.com are target@'s), whatever letter or
+# signature they are about, and emails asked for from one network (an IPv6 /64).
+MAILBOX_LIMITS = ((3, timedelta(hours=1)), (10, timedelta(days=1)))
+NETWORK_LIMITS = ((60, timedelta(hours=1)),)
 NO_LETTER = "There is no letter at this address."
 
 
@@ -57,14 +64,14 @@ class SignerInput:
 class SignOutcome:
     """What sign() did: the signature's id and address, and whether this call made it."""
 
-    signature_id: int
+    signature_id: int | None
     email: str
     created: bool
 
     @property
     def signature(self) -> Signature:
         """The signature (read when asked for, unless the session has it already)."""
-        found = db.session.get(Signature, self.signature_id)
+        found = db.session.get(Signature, self.signature_id) if self.signature_id else None
         assert found is not None
         return found
 
@@ -78,11 +85,23 @@ def closed_message(letter: Letter) -> str:
 
 
 def ip_digest(ip: str | None) -> str | None:
-    """What a signature keeps of the signer's address: a keyed hash, for the limits."""
+    """What a signature keeps of the signer's address: a keyed hash of its network (an IPv6
+    address's /64), for the limits."""
     if not ip:
         return None
     key = current_app.config["SECRET_KEY"]
-    return hashlib.sha256(f"{key}:{ip}".encode()).hexdigest()
+    return hashlib.sha256(f"{key}:{ratelimit.network(ip)}".encode()).hexdigest()
+
+
+def may_mail(email: str, ip: str | None) -> bool:
+    """Counts one more email to `email`'s mailbox, asked for from `ip`; False when the mailbox's
+    or the network's share is used up: nobody can mailbomb an address by signing, signing again
+    or asking for the link again, with plus-addresses or from many addresses of one network."""
+    limits = [(ratelimit.key("mailbox", mailbox(email)), n, window) for n, window in MAILBOX_LIMITS]
+    if ip:
+        sender = ratelimit.address_key("mail-from", ip)
+        limits += [(sender, n, window) for n, window in NETWORK_LIMITS]
+    return ratelimit.within(limits)
 
 
 def signature_values(letter: Letter, data: SignerInput, *, email: str | None, status: str,
@@ -125,6 +144,7 @@ class Submission:
 
     values: dict[str, Any]
     honeypot: bool = False
+    ip: str | None = None
 
     @property
     def email(self) -> str:
@@ -135,7 +155,7 @@ def submission(data: SignerInput, ip: str | None = None, honeypot: bool = False)
     """`data` sent from `ip`, ready for sign(); SigningError when its email is no address."""
     email = normalize_email(data.email or "")
     columns = _signer_columns(data, email=email, status="unconfirmed", source="web")
-    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot)
+    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot, ip)
 
 
 def sign(slug: str, sent: Submission) -> SignOutcome:
@@ -152,25 +172,26 @@ def sign(slug: str, sent: Submission) -> SignOutcome:
         raise LetterNotOpen(NO_LETTER)
     row = _insert_unless_signed(slug, {**sent.values, "created_at": utcnow()}, sent.honeypot)
     if row is None:
-        return _signed_already(slug, sent.email)
-    if not row.held:
+        return _signed_already(slug, sent)
+    if not row.held and may_mail(sent.email, sent.ip):
         outbox.enqueue("confirm", sent.email, signature=row.id, again=False)
     return SignOutcome(row.id, sent.email, created=True)
 
 
-def _signed_already(slug: str, email: str) -> SignOutcome:
+def _signed_already(slug: str, sent: Submission) -> SignOutcome:
     """Nothing was inserted: the letter takes no signatures (LetterNotOpen), or this email has
-    signed it (told again, within the limits)."""
+    signed it (told again, within the limits), or the submission would be held while the letter
+    holds HELD_LIMIT already (dropped: its signature_id is None)."""
     letter = letters.get_letter(slug)
     if letter is None:
         raise LetterNotOpen(NO_LETTER)
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
-    existing = _by_email(letter, email)
-    if existing is None:  # cannot happen: the conflict was on this very email
-        raise SigningError("This signature could not be recorded; please try again.")
-    _tell_repeat_signer(existing)
-    return SignOutcome(existing.id, email, created=False)
+    existing = _by_email(letter, sent.email)
+    if existing is None:
+        return SignOutcome(None, sent.email, created=False)
+    _tell_repeat_signer(existing, sent.ip)
+    return SignOutcome(existing.id, sent.email, created=False)
 
 
 def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> Row[Any] | None:
@@ -184,7 +205,8 @@ def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> 
     if session.info.get(UNIT) != "writing":
         raise WriteOutsideUnit("a signature inserted outside database.writing()")
     limited = bool(values["ip_hash"]) and ratelimit.enabled()
-    params = {**values, "slug": slug, "honeypot": honeypot}
+    params = {**values, "slug": slug, "honeypot": honeypot,
+              "held_skip": max(int(current_app.config["HELD_LIMIT"]) - 1, 0)}
     if limited:
         params.update(since=values["created_at"] - timedelta(hours=1),
                       limit=current_app.config["SIGN_LIMIT_PER_HOUR"])
@@ -196,7 +218,9 @@ def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> 
 def _insert_statement(dialect: str, limited: bool) -> Any:
     """The INSERT of sign(): the signature on the letter's latest version, if the letter takes
     signatures now, unless this email signed it; held when the honeypot was filled in, or (when
-    `limited`) when this address sent SIGN_LIMIT_PER_HOUR signatures of it within the hour."""
+    `limited`) when this network sent SIGN_LIMIT_PER_HOUR signatures of it within the hour; not
+    inserted at all if it would be held while the letter holds HELD_LIMIT (found through the
+    partial index ix_signature_held, reading at most that many entries)."""
     insert = upsert_insert(dialect)
     table, letter = Signature.__table__, Letter.__table__
     assert isinstance(table, Table) and isinstance(letter, Table)
@@ -214,9 +238,14 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
         held = or_(held, recent >= bindparam("limit", type_=Integer))
     now = bindparam("created_at", type_=UTCDateTime)
     given = [bindparam(name, type_=table.c[name].type) for name in SIGNER_COLUMNS]
+    kept = table.alias("kept")
+    full = exists(select(literal(1)).select_from(kept)
+                  .where(kept.c.letter_id == letter.c.id, kept.c.held.is_(True))
+                  .limit(1).offset(bindparam("held_skip", type_=Integer)))
     source = (select(letter.c.id, latest, held, now, *given)
               .where(letter.c.slug == bindparam("slug"), letter.c.status == "open",
-                     or_(letter.c.deadline.is_(None), letter.c.deadline >= now)))
+                     or_(letter.c.deadline.is_(None), letter.c.deadline >= now),
+                     not_(and_(held, full))))
     return (insert(table)
             .from_select(["letter_id", "version_id", "held", "created_at", *SIGNER_COLUMNS],
                          source)
@@ -236,18 +265,8 @@ def _by_email(letter: Letter, email: str) -> Signature | None:
     )
 
 
-def _may_mail_again(signature: Signature) -> bool:
-    """Counts one more email to this signer, or False when an hour's share is used up: nobody
-    can mailbomb a signer through the resend form or by signing again with their address."""
-    event_key = f"mail-again:{signature.id}"
-    if ratelimit.exceeded(event_key, MAILS_AGAIN_PER_HOUR, timedelta(hours=1)):
-        return False
-    ratelimit.hit(event_key)
-    return True
-
-
-def _tell_repeat_signer(signature: Signature) -> None:
-    if signature.held or not _may_mail_again(signature):
+def _tell_repeat_signer(signature: Signature, ip: str | None) -> None:
+    if signature.held or not may_mail(signature.email or "", ip):
         return
     if signature.status == "unconfirmed":
         send_confirmation(signature, again=True)
@@ -279,13 +298,14 @@ def confirm(signature: Signature) -> bool:
     return bool(changed(result))
 
 
-def resend(letter: Letter, raw_email: str) -> None:
-    """Send a fresh link to an unconfirmed signer; says nothing about whether anyone signed."""
+def resend(letter: Letter, raw_email: str, ip: str | None = None) -> None:
+    """Send a fresh link to an unconfirmed signer (asked for from `ip`); says nothing about
+    whether anyone signed."""
     try:
         email = normalize_email(raw_email)
     except SigningError:
         return
     signature = _by_email(letter, email)
     if (signature is not None and signature.status == "unconfirmed" and not signature.held
-            and _may_mail_again(signature)):
+            and may_mail(email, ip)):
         send_confirmation(signature, again=True)

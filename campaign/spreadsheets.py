@@ -1,25 +1,37 @@
-"""Spreadsheets in and out: signatories imported from a CSV file (all rows or none, problems
-named by line), and the list written as CSV (formulas neutralized, streamed)."""
+"""Spreadsheets in and out: signatories imported from a CSV file (every field checked as the
+sign form checks it, all rows or none, problems named by line; imports.py decides when and in
+how many units they are written), and the list written as CSV (formulas neutralized, streamed)."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import select
+import pycountry
+from flask import current_app
+from sqlalchemy import insert, or_, select
+from wtforms.validators import URL, ValidationError
 
 from . import signing
+from .database import reading
 from .errors import ImportProblem, SigningError
 from .extensions import db
 from .listing import Listed
 from .models import SCOPES, Letter, Signature, utcnow
-from .text import clean_text, normalize_email
+from .text import clean_text, country_name, normalize_email
 
 IMPORT_COLUMNS = ("organization", "contact_name", "contact_title", "email", "phone", "website",
                   "city", "region", "country", "scope")
-# The longest value each column may hold (the email is checked as an address instead).
-IMPORT_LIMITS = {"organization": 300, "contact_name": 200, "contact_title": 200, "phone": 50,
-                 "website": 300, "city": 120, "region": 120, "country": 120}
+# The longest value each column may hold, as on the sign form (the email is also checked as
+# an address, the website as a web address, the country against the list of countries).
+IMPORT_LIMITS = {"organization": 300, "contact_name": 200, "contact_title": 200, "email": 254,
+                 "phone": 50, "website": 300, "city": 120, "region": 120, "country": 120}
+# The sign form's check of a website (forms.SignForm.website): http or https, a real host name.
+WEB_ADDRESS = URL(require_tld=True, schemes=("http", "https"), message="not a web address")
+COUNTRIES = frozenset(country.name for country in pycountry.countries)
 SCOPE_WORDS = {
     "national": "national", "state": "state", "regional": "state", "state or regional": "state",
     "state/regional": "state", "local": "local", "international": "international",
@@ -73,8 +85,29 @@ def _import_header(cells: list[str]) -> list[str]:
     return header
 
 
-def import_csv(letter: Letter, text: str, approved: bool) -> int:
-    """Import signatories from CSV text: every row or none; problems are named by line."""
+def check_size(size: int) -> None:
+    """Refuse a file larger than IMPORT_MAX_BYTES, before it is read."""
+    if size > int(current_app.config["IMPORT_MAX_BYTES"]):
+        raise too_large()
+
+
+def too_large() -> ImportProblem:
+    """The problem of a file larger than IMPORT_MAX_BYTES."""
+    limit = int(current_app.config["IMPORT_MAX_BYTES"])
+    shown = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.0f} kB"
+    return ImportProblem([f"the file is larger than {shown}, the most that can be imported at "
+                          "once (split it into smaller files)"])
+
+
+def check_import(letter: Letter, text: str, approved: bool, *, own_import: int | None = None,
+                 max_rows: int | None = None) -> list[dict[str, Any]]:
+    """Every row of a CSV file checked, as the values of the signature it makes (insert_rows
+    writes them); or ImportProblem naming each problem by its line, and the file as a whole when
+    it has more than IMPORT_MAX_ROWS rows. Only reads: run it before any writing unit.
+
+    An email that has signed the letter is refused, unless the import `own_import` wrote it (a
+    background import checks its file again when it resumes)."""
+    limit = int(current_app.config["IMPORT_MAX_ROWS"]) if max_rows is None else max_rows
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ImportProblem(["line 1: the file is empty (it needs a header row such as "
@@ -82,32 +115,56 @@ def import_csv(letter: Letter, text: str, approved: bool) -> int:
     records = _records(text)
     _, first = next(records)
     header = _import_header(first)
-    taken = set(db.session.scalars(select(Signature.email).where(
-        Signature.letter_id == letter.id, Signature.email.is_not(None))))
+    signed = select(Signature.email).where(Signature.letter_id == letter.id,
+                                           Signature.email.is_not(None))
+    if own_import is not None:
+        signed = signed.where(or_(Signature.import_id.is_(None),
+                                  Signature.import_id != own_import))
+    with reading():
+        taken: set[str | None] = set(db.session.scalars(signed))
 
+    status = "approved" if approved else "pending"
     problems: list[str] = []
-    rows: list[tuple[signing.SignerInput, str | None]] = []
+    rows: list[dict[str, Any]] = []
     for line, cells in records:
         problem, parsed = _import_row(header, cells, taken)
         if problem:
             problems.append(f"line {line}: {problem}")
         elif parsed is not None:
-            rows.append(parsed)
+            data, email = parsed
+            rows.append(signing.signature_values(letter, data, email=email, status=status,
+                                                 source="import"))
+        if len(rows) + len(problems) > limit:
+            raise ImportProblem([f"the file has more than {limit:,} rows: at most {limit:,} "
+                                 "can be imported at once (split it into smaller files)"])
     if problems:
         raise ImportProblem(problems)
     if not rows:
         raise ImportProblem(["line 2: the file has no rows under its header"])
+    return rows
 
+
+def insert_rows(letter: Letter, rows: Sequence[dict[str, Any]], import_id: int | None = None
+                ) -> None:
+    """Write checked rows (check_import) as signatures of `letter`, confirmed (and decided, if
+    approved) now, in the caller's writing unit: one INSERT of many rows, no objects made."""
+    if not rows:
+        return
     now = utcnow()
     version = letter.current_version
-    status = "approved" if approved else "pending"
-    db.session.add_all(
-        Signature(**signing.signature_values(letter, data, email=email, status=status,
-                                             source="import"),
-                  version_id=version.id if version else None, confirmed_at=now,
-                  decided_at=now if approved else None)
-        for data, email in rows)
-    db.session.flush()
+    extra = {"version_id": version.id if version else None, "confirmed_at": now,
+             "created_at": now, "import_id": import_id}
+    db.session.execute(insert(Signature), [
+        {**row, **extra, "decided_at": now if row["status"] == "approved" else None}
+        for row in rows])
+
+
+def import_csv(letter: Letter, text: str, approved: bool) -> int:
+    """Import signatories from CSV text in the caller's writing unit: every row or none;
+    problems are named by line. For small files (the demo's samples, tests); imports.py writes
+    a large file in short units instead."""
+    rows = check_import(letter, text, approved)
+    insert_rows(letter, rows)
     return len(rows)
 
 
@@ -131,6 +188,13 @@ def _import_row(header: list[str], cells: list[str], taken: set[str | None]
     scope = SCOPE_WORDS.get(values.get("scope", "").lower() or "local")
     if scope is None:
         return f"scope {values['scope'][:40]!r} is not one of {', '.join(SCOPES)}", None
+    website = _web_address(values.get("website", ""))
+    if website is None:
+        return (f"website {values['website'][:80]!r} is not a web address (one such as "
+                "https://example.org)"), None
+    country = _country(values.get("country", ""))
+    if country is None:
+        return f"country {values['country'][:80]!r} is not a country's name or code", None
     email = None
     if values.get("email"):
         try:
@@ -143,9 +207,32 @@ def _import_row(header: list[str], cells: list[str], taken: set[str | None]
     get = values.get
     data = signing.SignerInput(
         organization=get("organization", ""), email=email, contact_name=get("contact_name", ""),
-        contact_title=get("contact_title", ""), phone=get("phone", ""), website=get("website", ""),
-        city=get("city", ""), region=get("region", ""), country=get("country", ""), scope=scope)
+        contact_title=get("contact_title", ""), phone=get("phone", ""), website=website,
+        city=get("city", ""), region=get("region", ""), country=country, scope=scope)
     return None, (data, email)
+
+
+def _web_address(value: str) -> str | None:
+    """A website as the sign form takes it: one typed without its scheme is https://; anything
+    but an http(s) address with a real host name (javascript:, data:, ...) is None."""
+    if not value:
+        return ""
+    address = value if "://" in value else "https://" + value
+    try:
+        WEB_ADDRESS(None, SimpleNamespace(data=address))
+    except ValidationError:
+        return None
+    return address
+
+
+@functools.lru_cache(maxsize=1024)
+def _country(value: str) -> str | None:
+    """A country's name as the sign form offers it, from its name or code ("" for none); None
+    when it names no country. Kept: a file names the same few countries again and again."""
+    if not value:
+        return ""
+    name = country_name(value)
+    return name if name in COUNTRIES else None
 
 
 # ------------------------------------------------------------------ out

@@ -12,6 +12,30 @@ from .errors import SigningError
 
 ORG_FILLER = {"inc", "llc", "the", "of", "and", "corp", "ltd"}
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # a letter's address: /letters/<slug>
+MAX_ID = 2**31 - 1  # the largest row id a column holds (PostgreSQL's integer)
+DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() and int() take '²' and '١'
+
+
+def parse_id(value: object) -> int | None:
+    """A row id as a form or an address gives it: ASCII digits for 1 to MAX_ID, else None."""
+    if not isinstance(value, str) or not DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def parse_ids(values: list[str]) -> list[int] | None:
+    """The ids a form gives (its checkboxes); None when any of them is not an id."""
+    ids = [parse_id(value) for value in values]
+    return None if None in ids else [i for i in ids if i is not None]
+
+
+def page_number(value: str | None) -> int:
+    """A page number from the query string: ASCII digits, at least 1; anything else is page 1
+    (the caller caps it at the last page)."""
+    if value is None or not re.fullmatch(r"[0-9]{1,9}", value):
+        return 1
+    return max(int(value), 1)
 
 
 def clean_text(value: str | None, limit: int = 300) -> str:
@@ -55,6 +79,22 @@ class Address(str):
     """An email address as normalize_email made it: checked, in lower case."""
 
     __slots__ = ()
+
+
+# Providers that deliver "first.last@" to "firstlast@": their dots do not make another mailbox.
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, for the limits on mail: in lower case, without a
+    "+tag" (most providers deliver target+1@ to target@) and, at the providers that ignore them,
+    without dots. Only for counting: mail goes to the address as it was given."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    domain = DOTLESS_DOMAINS.get(domain, domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
 
 
 def normalize_email(raw: str) -> Address:

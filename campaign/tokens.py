@@ -1,8 +1,11 @@
 """The token in a signer's confirmation link: signed with the secret key, tied to the signature
-and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS."""
+and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS. And a signature's id sealed for the
+session cookie, which its holder can read."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -49,3 +52,29 @@ def _payload_id(payload: object) -> int | None:
     if isinstance(payload, dict) and isinstance(payload.get("s"), int):
         return int(payload["s"])
     return None
+
+
+def seal(signature_id: int) -> str:
+    """A signature's id as only this app can read it back (unseal()): a random nonce, and the id
+    masked with a keyed digest of it. For the session cookie, whose holder can read it: a sealed
+    id says nothing, not even whether the signature is an old one or was made just now."""
+    nonce = secrets.token_hex(8)
+    return f"{nonce}.{signature_id ^ _mask(nonce):x}"
+
+
+def unseal(sealed: object) -> int | None:
+    """The id seal() sealed, or None for anything else."""
+    if not isinstance(sealed, str) or sealed.count(".") != 1:
+        return None
+    nonce, masked = sealed.split(".")
+    try:
+        number = int(masked, 16) ^ _mask(nonce)
+    except ValueError:
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _mask(nonce: str) -> int:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, f"sealed-signature:{nonce}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8])

@@ -1,7 +1,7 @@
-"""The worker process (`campaign worker`): sends the outbox's email and does the render jobs
-(renders.py), each in a loop of its own, until stopped. Once a minute it also queues a refresh of
-the PDFs dated before today, and deletes the rendered parts no render has used for two weeks and
-the refreshes done two weeks ago.
+"""The worker process (`campaign worker`): sends the outbox's email, does the render jobs
+(renders.py) and writes the large imports of signatories (imports.py), each in a loop of its
+own, until stopped. Once a minute it also queues a refresh of the PDFs dated before today, and
+deletes the rendered parts no render has used for two weeks and the refreshes done two weeks ago.
 
 The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
 (reusing the parts of the list that did not change), and keep it, or record the delivery, in one
@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
-from . import delivery, listing, outbox, pdf, renders, uploads
+from . import delivery, imports, listing, outbox, pdf, renders, uploads
 from .database import reading, writing
 from .dates import local_date
 from .errors import AlreadyDelivered, DeliveryError, ListChanged, PdfUnavailable
@@ -38,11 +38,11 @@ SWEEP_SECONDS = 60  # between looks for PDFs dated before today and parts unused
 
 
 def run(once: bool = False, interval: float = 0.25, parent: int | None = None) -> None:
-    """Send email and do render jobs until stopped (with `parent`: until that process is
-    gone); with `once`, do what is due now and return."""
+    """Send email, do render jobs and write imports until stopped (with `parent`: until that
+    process is gone); with `once`, do what is due now and return."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
-        for step in (sweep, _all(outbox.send_due), _all(run_due)):
+        for step in (sweep, _all(outbox.send_due), _all(run_due), _all(imports.run_due)):
             _guarded(step, once=True)
         return
     child.keep_warm()  # the next render's WeasyPrint loaded ahead
@@ -51,6 +51,9 @@ def run(once: bool = False, interval: float = 0.25, parent: int | None = None) -
     mail = threading.Thread(target=_loop, args=(app, outbox.send_due, interval, alive, parent),
                             name="campaign-mail", daemon=True)
     mail.start()
+    writer = threading.Thread(target=_loop, args=(app, imports.run_due, interval, alive, parent),
+                              name="campaign-imports", daemon=True)
+    writer.start()
     try:
         last_sweep = 0.0
         while alive.is_set() and (parent is None or os.getppid() == parent):
@@ -62,6 +65,7 @@ def run(once: bool = False, interval: float = 0.25, parent: int | None = None) -
     finally:
         alive.clear()
         mail.join(5)
+        writer.join(5)
 
 
 def _all(step: Callable[[], Any]) -> Callable[[], None]:

@@ -26,6 +26,7 @@ SIGNER = {
     "organization": "Sunrise Tenants Union", "contact_name": "Rosa Diaz",
     "email": "rosa@sunrise.example.org", "city": "Tucson", "region": "AZ",
     "country": "United States", "scope": "local", "consent": "y", "authorized": "y",
+    "leave_empty": "",
 }
 
 

@@ -1,7 +1,7 @@
 """The durability figures printed at the end of a run: inputs tried, 5xx, losses, duplicates.
 
-Tests fill them through `response()`, `lost()` and `duplicates()`; tests/conftest.py prints them
-in its pytest_terminal_summary hook.
+Tests fill them through `response()`, `command()`, `lost()`, `half_written()` and
+`duplicates()`; tests/conftest.py prints them in its pytest_terminal_summary hook.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ LABELS = {
     "server_errors": "server errors (5xx, must be 0)",
     "signatures_lost": "signatures lost (must be 0)",
     "duplicate_emails": "duplicate emails sent (must be 0)",
+    "half_written": "half-written or lost records (must be 0)",
+    "tracebacks": "commands that ended in a traceback (must be 0)",
     "outage_503": "503 answers during a planned database outage (expected)",
 }
 
@@ -33,6 +35,19 @@ def lost(count: int) -> None:
 
 def duplicates(count: int) -> None:
     FIGURES["duplicate_emails"] += count
+
+
+def half_written(count: int) -> None:
+    """A refused input that changed something, or an accepted one that was not kept whole."""
+    FIGURES["half_written"] += count
+
+
+def command(traceback: bool, hostile: bool = True) -> None:
+    """Count one run of a `campaign` command with a stranger's arguments or files."""
+    if hostile:
+        FIGURES["hostile_inputs"] += 1
+    if traceback:
+        FIGURES["tracebacks"] += 1
 
 
 def outage(count: int) -> None:

@@ -104,6 +104,25 @@ def test_non_numeric_mail_port_is_a_config_error(instance, monkeypatch):
         create_app()
 
 
+@pytest.mark.parametrize(("name", "raw"), [
+    ("MAIL_PORT", "²"), ("MAIL_PORT", "١٢"), ("MAIL_PORT", "-1"), ("MAIL_PORT", "1_000"),
+    ("TOKEN_MAX_AGE_DAYS", "9" * 30), ("MAIL_TIMEOUT", "nan"), ("MAIL_TIMEOUT", "inf"),
+    ("MAIL_TIMEOUT", "1e400"), ("MAIL_TIMEOUT", "-2.5"), ("SIGN_LIMIT_PER_HOUR", "")])
+def test_a_number_setting_takes_plain_digits_within_bounds(instance, monkeypatch, name, raw):
+    """Python's int() and float() take all of these; none is a setting anyone means, and some
+    (a token lifetime of 10**30 days) would fail later, in a request."""
+    monkeypatch.setenv(f"CAMPAIGN_{name}", raw)
+    with pytest.raises(ConfigError, match=rf"CAMPAIGN_{name} must be a number"):
+        create_app()
+
+
+@pytest.mark.parametrize("value", ["float('nan')", "-1", "10**30", "True"])
+def test_a_number_in_the_instance_config_is_bounded_too(instance, value):
+    write_config(instance, f"MAIL_TIMEOUT = {value}\n")
+    with pytest.raises(ConfigError, match=r"MAIL_TIMEOUT in .*config\.py must be a number"):
+        create_app()
+
+
 def test_instance_config_text_is_checked_like_the_environment(instance):
     write_config(instance, 'RATELIMIT_ENABLED = "maybe"\n')
     with pytest.raises(ConfigError, match=r"RATELIMIT_ENABLED in .*config\.py must be true or"):

@@ -5,15 +5,34 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, ValidationError
 
 from ..extensions import db
+from ..text import parse_id
 from . import admin, auth, public
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+class IdConverter(BaseConverter):
+    """`<id:name>`: a row id in an address, 1 to text.MAX_ID in ASCII digits; anything else is
+    no address (404), never a number the database cannot hold."""
+
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = parse_id(value)
+        if number is None:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: object) -> str:
+        return str(int(value))  # type: ignore[call-overload]
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
@@ -23,8 +42,16 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, database_unavailable)
 
 
+# Pages with what only their one reader may see (an organizer's pages and downloads, a signer's
+# own details): no browser or proxy may keep a copy.
+PRIVATE_BLUEPRINTS = {"admin", "auth"}
+PRIVATE_ENDPOINTS = {"public.check_email", "public.resend", "public.confirm"}
+
+
 def security_headers(response: Response) -> Response:
     headers = response.headers
+    if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS:
+        headers["Cache-Control"] = "no-store"
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

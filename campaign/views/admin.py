@@ -1,6 +1,7 @@
 """Organizer pages: letters, versions, moderation, imports, exports, delivery and mail."""
 from __future__ import annotations
 
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from flask import (
@@ -17,10 +18,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import (
     dates,
     delivery,
+    imports,
     letters,
     listing,
     markup,
@@ -41,6 +44,7 @@ from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
+from ..text import clean_text, parse_ids
 from .public import pdf_answer
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -118,6 +122,12 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     """The form's values as LetterText, or None with the problems set on the fields."""
     zone = current_app.config["TZ"]
+    if not clean_text(form.title.data):  # only control or invisible characters
+        form.title.errors = ["The title needs at least one visible character."]
+        return None
+    if not clean_text(form.body.data):
+        form.body.errors = ["The letter needs some visible text."]
+        return None
     slug = form.slug.data or (letter.slug if letter else letters.slugify(form.title.data or ""))
     try:
         deadline = dates.parse_deadline(form.deadline.data, zone)
@@ -161,10 +171,11 @@ def signatures(slug: str) -> str:
         counts=moderation.status_counts(letter),
         flags={s.id: moderation.flags(s, same_org.get(s.org_key, 0)) for s in rows},
         action=ActionForm(), rename=RenameForm(), upload=ImportForm(),
+        importing=imports.active(letter),
     )
 
 
-@bp.post("/letters/<slug>/signatures/<int:signature_id>/<any(approve, reject):verb>")
+@bp.post("/letters/<slug>/signatures/<id:signature_id>/<any(approve, reject):verb>")
 def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     if ActionForm().validate_on_submit():
@@ -178,9 +189,12 @@ def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
 @bp.post("/letters/<slug>/signatures/bulk")
 def decide_many(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     verb = request.form.get("verb", "")
     verbs = ("approve", "reject", "release")
+    if ids is None:
+        flash("That selection names no signature; nothing was changed.", "error")
+        return _back_to_list(letter)
     if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
         flash("Select at least one signature, then choose what to do.", "error")
         return _back_to_list(letter)
@@ -194,7 +208,7 @@ def decide_many(slug: str) -> ResponseReturnValue:
     return _back_to_list(letter)
 
 
-@bp.post("/letters/<slug>/signatures/<int:signature_id>/rename")
+@bp.post("/letters/<slug>/signatures/<id:signature_id>/rename")
 def rename(slug: str, signature_id: int) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = RenameForm()
@@ -225,16 +239,55 @@ def import_signatures(slug: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("Choose a .csv file to import.", "error")
         return _back_to_list(letter)
+    upload = form.file.data
+    approved = bool(form.approved.data)
     try:
-        text = spreadsheets.decode_csv(form.file.data.read())
-        with writing():
-            count = spreadsheets.import_csv(letter, text, approved=bool(form.approved.data))
+        data = upload.stream.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
+        spreadsheets.check_size(len(data))
+        started = imports.start(letter, spreadsheets.decode_csv(data), approved,
+                                organizer_id=current_user.id, filename=upload.filename or "")
     except ImportProblem as exc:
         flash("Nothing was imported: " + "; ".join(exc.problems[:10]), "error")
         return _back_to_list(letter)
-    flash(f"Imported {count} signatories.", "success")
+    if started.queued is not None:
+        return redirect(url_for("admin.import_progress", slug=letter.slug,
+                                import_id=started.queued), code=303)
+    flash(f"Imported {started.count} signatories.", "success")
     return redirect(url_for("admin.signatures", slug=letter.slug,
-                            status="approved" if form.approved.data else "pending"), code=303)
+                            status="approved" if approved else "pending"), code=303)
+
+
+@bp.get("/letters/<slug>/imports/<id:import_id>")
+def import_progress(slug: str, import_id: int) -> str:
+    """How far a background import got; the page refreshes itself until it ends."""
+    letter = letter_or_404(slug)
+    job = imports.get(letter, import_id)
+    if job is None:
+        abort(404)
+    return render_template("admin/import.html", letter=letter, job=job)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A request over MAX_CONTENT_LENGTH: an import says so on the moderation page (the rest of
+    the body read first, within a bound, so that the browser sees the answer)."""
+    if request.endpoint != "admin.import_signatures" or not request.view_args:
+        return render_template("error.html", code=413, title="Too much data",
+                               message=error.description), 413
+    _drain(request.environ.get("wsgi.input"), request.content_length or 0)
+    flash("Nothing was imported: " + spreadsheets.too_large().problems[0], "error")
+    return redirect(url_for("admin.signatures", slug=request.view_args["slug"]), code=303)
+
+
+def _drain(stream: BinaryIO | None, length: int, bound: int = 64 * 1024 * 1024) -> None:
+    """Read and drop an unread request body of `length` bytes, unless it is larger than `bound`."""
+    if stream is None or length > bound:
+        return
+    while length > 0:
+        chunk = stream.read(min(length, 65536))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 @bp.get("/letters/<slug>/signatures.csv")
@@ -259,8 +312,10 @@ def outbox_page() -> str:
 
 @bp.post("/outbox/retry")
 def outbox_retry() -> ResponseReturnValue:
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    if ActionForm().validate_on_submit():
+    ids = parse_ids(request.form.getlist("ids"))
+    if ids is None:
+        flash("That selection names no message; nothing was queued.", "error")
+    elif ActionForm().validate_on_submit():
         with writing():
             count = outbox.retry(ids)
         flash(f"{count} message(s) queued again.", "success")
@@ -286,12 +341,16 @@ def refresh_pdf(slug: str) -> ResponseReturnValue:
         with writing():
             renders.want(letter)
         flash("The PDF will be made again shortly.", "success")
-    return redirect(request.referrer if _local(request.referrer)
-                    else url_for("admin.deliver_page", slug=letter.slug), code=303)
+    return redirect(_referring_page(url_for("admin.deliver_page", slug=letter.slug)), code=303)
 
 
-def _local(target: str | None) -> bool:
-    return bool(target) and urlsplit(target or "").netloc in ("", request.host)
+def _referring_page(default: str) -> str:
+    """The organizer page the form was sent from: its path alone, never an address built from
+    the request's headers (Referer, Host); `default` when it was no organizer page."""
+    parts = urlsplit(request.referrer or "")
+    if not parts.path.startswith("/admin/") or "\\" in parts.path:
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.route("/letters/<slug>/deliver", methods=["GET", "POST"])

@@ -1,18 +1,19 @@
-"""Organizer log in and log out; `next=` goes only to this site."""
+"""Organizer log in and log out; `next=` goes only to this site. A login starts a session kept
+on the server (sessions.py), whose token alone goes in the cookie; logging out ends it."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts
+from .. import accounts, sessions
 from ..database import writing
-from ..errors import LoginThrottled
 from ..forms import ActionForm, LoginForm
 
 bp = Blueprint("auth", __name__)
+NO_MATCH = "That email and password do not match an organizer account."
 
 
 def safe_next(target: str | None) -> str | None:
@@ -36,19 +37,17 @@ def login_page() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        organizer = None
-        try:  # the password is hashed before the writing unit, which only keeps the outcome
-            attempt = accounts.check_login(form.email.data or "", form.password.data or "",
-                                           ip=request.remote_addr)
-        except LoginThrottled as exc:
-            error = str(exc)
+        # the password is hashed before the writing unit, which only keeps the outcome
+        attempt = accounts.check_login(form.email.data or "", form.password.data or "",
+                                       ip=request.remote_addr)
+        with writing():
+            organizer = accounts.record_login(attempt)
+            token = sessions.start(organizer.id) if organizer is not None else ""
+        if organizer is None:
+            error = attempt.throttled or NO_MATCH
         else:
-            with writing():
-                organizer = accounts.record_login(attempt)
-            if organizer is None:
-                error = "That email and password do not match an organizer account."
-        if organizer is not None:
-            login_user(organizer)
+            session[sessions.KEY] = token
+            login_user(organizer, remember=False)
             target = safe_next(request.args.get("next")) or url_for("admin.letters_page")
             return redirect(target, code=303)
     status = 401 if error else 200
@@ -59,6 +58,9 @@ def login_page() -> ResponseReturnValue:
 @login_required
 def logout() -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
+        with writing():
+            sessions.end(session.get(sessions.KEY))
         logout_user()
+        session.pop(sessions.KEY, None)
         flash("You are logged out.", "info")
     return redirect(url_for("public.index"), code=303)

@@ -22,12 +22,13 @@ from .. import delivery, letters, listing, markup, pagecache, signing, spreadshe
 from ..database import writing
 from ..errors import BadToken, LetterNotOpen, SigningError
 from ..extensions import db
-from ..forms import ConfirmForm, ResendForm, SignForm
+from ..forms import ConfirmForm, ResendForm, SignForm, caught_by_trap
 from ..links import external_url
 from ..models import Letter, Signature
 from ..pdf import Pdf
 from ..pdf.html import grouped
 from ..signing import SignerInput
+from ..text import page_number
 
 bp = Blueprint("public", __name__)
 PAGE_SIZE = 200
@@ -74,15 +75,16 @@ def letter(slug: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:  # checked and made ready before the writing unit, which holds SQLite's write lock
             sent = signing.submission(  # for the two inserts only
-                _signer_input(form), ip=request.remote_addr, honeypot=bool(form.leave_empty.data))
+                _signer_input(form), ip=request.remote_addr,
+                honeypot=caught_by_trap(form, request.form))
             with writing():
                 outcome = signing.sign(slug, sent)
         except LetterNotOpen as exc:
             problem = str(exc)
         except SigningError as exc:
             form.email.errors = [str(exc)]
-        else:  # nothing read, before or after: the address is the one that was signed
-            session["signed_email"] = outcome.email
+        else:  # no email in the cookie: the id, sealed, for the check-email page to read it by
+            session["signature"] = tokens.seal(outcome.signature_id or 0)  # 0: none kept
             return redirect(url_for("public.check_email", slug=slug), code=303)
     letter = public_letter(slug)
     if problem is None and not letter.accepts_signatures():
@@ -118,9 +120,13 @@ def _signer_input(form: SignForm) -> SignerInput:
 
 @bp.get("/letters/<slug>/check-email")
 def check_email(slug: str) -> str:
+    """After signing: the address the signer typed, read back by the sealed id in the session."""
     letter = public_letter(slug)
-    return render_template("public/check_email.html", letter=letter,
-                           email=session.get("signed_email"), form=ResendForm())
+    signature_id = tokens.unseal(session.get("signature"))
+    signature = db.session.get(Signature, signature_id) if signature_id else None
+    email = signature.email if signature and signature.letter_id == letter.id else None
+    return render_template("public/check_email.html", letter=letter, email=email,
+                           form=ResendForm())
 
 
 @bp.route("/letters/<slug>/resend", methods=["GET", "POST"])
@@ -129,9 +135,11 @@ def resend(slug: str) -> ResponseReturnValue:
     form = ResendForm()
     if form.validate_on_submit():
         with writing():
-            signing.resend(letter, form.email.data or "")
-        session["signed_email"] = form.email.data
-        return redirect(url_for("public.check_email", slug=letter.slug), code=303)
+            signing.resend(letter, form.email.data or "", ip=request.remote_addr)
+        # the page at once, the typed address in it: nothing in the cookie, which would say
+        # whether the address signed
+        return render_template("public/check_email.html", letter=letter,
+                               email=form.email.data, form=form)
     status = 422 if request.method == "POST" else 200
     return render_template("public/resend.html", letter=letter, form=form), status
 
@@ -172,7 +180,7 @@ def signers(slug: str) -> str:
     """The public list, PAGE_SIZE a page. A page of the whole list is kept per process until
     the list or the letter changes (pagecache.py); a search is looked up each time."""
     search = request.args.get("q", "")[:100].strip()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     if search:
         letter = public_letter(slug)
         total = listing.search_count(letter, search)
@@ -224,7 +232,7 @@ def signers_json(slug: str) -> ResponseReturnValue:
     pages existed. Kept per process until the list or the letter changes."""
     stamp, listed = stamped(slug)
     pages = _pages(listed.total, JSON_PAGE_SIZE)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(page_number(request.args.get("page")), pages)
 
     def make() -> str:
         letter = public_letter(slug)
