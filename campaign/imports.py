@@ -54,9 +54,14 @@ class Started:
 
 def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None = None,
           filename: str = "", claim: bool = False) -> Started:
-    """Check the whole file (ImportProblem when any row has a problem: nothing is written), then
-    write it now if it is small, else keep it for the worker (with `claim`: taken for the caller,
-    which then calls run()). Runs its own writing units: call it outside any."""
+    """A small file: checked whole (ImportProblem when any row has a problem: nothing is written)
+    and written now. A large one: kept for the worker, which checks every row before it writes
+    any (so that a request spends milliseconds, not the seconds a check of 50,000 rows takes);
+    with `claim`, checked here and taken for the caller, which then calls run() (the command,
+    which says what is wrong at once). Runs its own writing units: call it outside any."""
+    total = spreadsheets.count_rows(text)
+    if total > int(current_app.config["IMPORT_BACKGROUND_ROWS"]) and not claim:
+        return _keep(letter, text, approved, total, organizer_id, filename, claim=False)
     rows = spreadsheets.check_import(letter, text, approved)
     if len(rows) <= int(current_app.config["IMPORT_BACKGROUND_ROWS"]):
         try:
@@ -66,17 +71,23 @@ def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None
             spreadsheets.check_import(letter, text, approved)  # names it
             raise ImportProblem(["a row could not be written; import the file again"]) from None
         return Started(len(rows))
+    return _keep(letter, text, approved, len(rows), organizer_id, filename, claim=claim)
+
+
+def _keep(letter: Letter, text: str, approved: bool, total: int, organizer_id: int | None,
+          filename: str, claim: bool) -> Started:
+    """The file kept as an import of `total` rows for the queue, or taken for the caller."""
     now = utcnow()
     with writing():
         job = SignatureImport(
             letter_id=letter.id, organizer_id=organizer_id, filename=filename[:200],
-            approved=approved, csv_text=text, total_rows=len(rows),
+            approved=approved, csv_text=text, total_rows=total,
             status="running" if claim else "queued", attempts=1 if claim else 0,
             due=now + timedelta(seconds=LEASE_SECONDS) if claim else now, created_at=now)
         db.session.add(job)
         db.session.flush()
         job_id = job.id
-    return Started(len(rows), job_id, Claim(job_id, 1) if claim else None)
+    return Started(total, job_id, Claim(job_id, 1) if claim else None)
 
 
 # ------------------------------------------------------------------ the work
@@ -132,6 +143,11 @@ def run(each: Claim, progress: Progress | None = None, retry: bool = True) -> st
     try:
         rows = spreadsheets.check_import(letter, text, approved, own_import=each.id,
                                          max_rows=total)
+        if len(rows) != total:  # blank-looking rows the count took for rows
+            with writing():
+                db.session.execute(update(SignatureImport).where(SignatureImport.id == each.id)
+                                   .values(total_rows=len(rows))
+                                   .execution_options(synchronize_session=False))
         size = max(1, int(current_app.config["IMPORT_CHUNK_ROWS"]))
         while done < len(rows):
             chunk = rows[done:done + size]

@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, select, update
 from .database import UNIT, writing
 from .extensions import db
 from .models import Organizer, OrganizerSession, utcnow
+from .text import parse_id
 
 KEY = "sid"  # the token's name in Flask's session
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
@@ -65,8 +66,8 @@ def ended(kept: OrganizerSession, now: datetime) -> bool:
 def load_user(user_id: str) -> Organizer | None:
     """Flask-Login's user loader: the organizer whose live session the cookie's token names, or
     None (logged out). The time it was last used is written at most once a minute."""
-    token = session.get(KEY)
-    if not isinstance(token, str) or not user_id.isdigit():
+    token, organizer_id = session.get(KEY), parse_id(user_id)
+    if not isinstance(token, str) or organizer_id is None:
         return None
     found = db.session.execute(
         select(OrganizerSession, Organizer).join(Organizer)
@@ -75,7 +76,7 @@ def load_user(user_id: str) -> Organizer | None:
         return None
     kept, organizer = found
     now = utcnow()
-    if organizer.id != int(user_id) or ended(kept, now):
+    if organizer.id != organizer_id or ended(kept, now):
         return None
     if now - kept.last_seen_at >= SEEN_EVERY and db.session.info.get(UNIT) != "reading":
         with writing():  # part of the view's unit if one has begun

@@ -202,7 +202,7 @@ def test_a_large_upload_goes_to_the_background_and_the_worker_writes_it(admin, l
     assert count() == 0  # nothing written in the request
 
     page = admin.get(progress_page).get_data(as_text=True)
-    assert "Waiting to start: 7 rows checked" in page
+    assert "Waiting to start: 7 rows, none written yet" in page
     assert '<meta http-equiv="refresh"' in page
     assert "An import of 7 rows is waiting to start" in flash_text(admin.get(PAGE))
 
@@ -215,6 +215,20 @@ def test_a_large_upload_goes_to_the_background_and_the_worker_writes_it(admin, l
     assert 'http-equiv="refresh"' not in page
     job = the_import()
     assert (job.status, job.rows_done, job.total_rows, job.csv_text) == ("done", 7, 7, "")
+
+
+def test_a_large_upload_is_checked_by_the_worker_and_a_bad_row_fails_it_whole(admin, letter,
+                                                                            runner):
+    """The request only counts a large file's rows (a check of 50,000 takes seconds): the worker
+    checks every row before it writes any, and the page names the bad one."""
+    answer = upload(admin, rows_file(6) + BAD_ROWS["javascript-website"][0] + "\n", follow=False)
+    assert answer.status_code == 303 and count() == 0
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    page = admin.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "The import failed" in page and "line 8" in page and "website" in page
+    assert count() == 0
+    assert the_import().status == "failed"
 
 
 def test_the_progress_page_shows_how_far_an_import_got(admin, letter):
