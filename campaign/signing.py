@@ -93,15 +93,24 @@ def ip_digest(ip: str | None) -> str | None:
     return hashlib.sha256(f"{key}:{ratelimit.network(ip)}".encode()).hexdigest()
 
 
-def may_mail(email: str, ip: str | None) -> bool:
-    """Counts one more email to `email`'s mailbox, asked for from `ip`; False when the mailbox's
-    or the network's share is used up: nobody can mailbomb an address by signing, signing again
-    or asking for the link again, with plus-addresses or from many addresses of one network."""
+def mail_allowance(email: str, ip: str | None) -> tuple[str, ...] | None:
+    """The limits an email to `email`'s mailbox, asked for from `ip`, is counted under; None
+    when the mailbox's or the network's share is used up: nobody can mailbomb an address by
+    signing, signing again or asking for the link again, with plus-addresses or from many
+    addresses of one network. Reads only (ratelimit.allowance)."""
     limits = [(ratelimit.key("mailbox", mailbox(email)), n, window) for n, window in MAILBOX_LIMITS]
     if ip:
         sender = ratelimit.address_key("mail-from", ip)
         limits += [(sender, n, window) for n, window in NETWORK_LIMITS]
-    return ratelimit.within(limits)
+    return ratelimit.allowance(limits)
+
+
+def _may_mail(allowed: tuple[str, ...] | None) -> bool:
+    """Counts the email that `allowed` (mail_allowance()) lets go; False when it is None."""
+    if allowed is None:
+        return False
+    ratelimit.hit(*allowed)
+    return True
 
 
 def signature_values(letter: Letter, data: SignerInput, *, email: str | None, status: str,
@@ -144,7 +153,7 @@ class Submission:
 
     values: dict[str, Any]
     honeypot: bool = False
-    ip: str | None = None
+    mail: tuple[str, ...] | None = ()  # mail_allowance(): None when no email may go
 
     @property
     def email(self) -> str:
@@ -152,10 +161,12 @@ class Submission:
 
 
 def submission(data: SignerInput, ip: str | None = None, honeypot: bool = False) -> Submission:
-    """`data` sent from `ip`, ready for sign(); SigningError when its email is no address."""
+    """`data` sent from `ip`, ready for sign(), its mail limits read; SigningError when its email
+    is no address."""
     email = normalize_email(data.email or "")
     columns = _signer_columns(data, email=email, status="unconfirmed", source="web")
-    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot, ip)
+    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot,
+                      mail_allowance(email, ip))
 
 
 def sign(slug: str, sent: Submission) -> SignOutcome:
@@ -173,7 +184,7 @@ def sign(slug: str, sent: Submission) -> SignOutcome:
     row = _insert_unless_signed(slug, {**sent.values, "created_at": utcnow()}, sent.honeypot)
     if row is None:
         return _signed_already(slug, sent)
-    if not row.held and may_mail(sent.email, sent.ip):
+    if not row.held and _may_mail(sent.mail):
         outbox.enqueue("confirm", sent.email, signature=row.id, again=False)
     return SignOutcome(row.id, sent.email, created=True)
 
@@ -190,7 +201,7 @@ def _signed_already(slug: str, sent: Submission) -> SignOutcome:
     existing = _by_email(letter, sent.email)
     if existing is None:
         return SignOutcome(None, sent.email, created=False)
-    _tell_repeat_signer(existing, sent.ip)
+    _tell_repeat_signer(existing, sent.mail)
     return SignOutcome(existing.id, sent.email, created=False)
 
 
@@ -265,8 +276,8 @@ def _by_email(letter: Letter, email: str) -> Signature | None:
     )
 
 
-def _tell_repeat_signer(signature: Signature, ip: str | None) -> None:
-    if signature.held or not may_mail(signature.email or "", ip):
+def _tell_repeat_signer(signature: Signature, allowed: tuple[str, ...] | None) -> None:
+    if signature.held or not _may_mail(allowed):
         return
     if signature.status == "unconfirmed":
         send_confirmation(signature, again=True)
@@ -307,5 +318,5 @@ def resend(letter: Letter, raw_email: str, ip: str | None = None) -> None:
         return
     signature = _by_email(letter, email)
     if (signature is not None and signature.status == "unconfirmed" and not signature.held
-            and may_mail(email, ip)):
+            and _may_mail(mail_allowance(email, ip))):
         send_confirmation(signature, again=True)

@@ -1,7 +1,8 @@
 """The worker process (`campaign worker`): sends the outbox's email, does the render jobs
 (renders.py) and writes the large imports of signatories (imports.py), each in a loop of its
 own, until stopped. Once a minute it also queues a refresh of the PDFs dated before today, and
-deletes the rendered parts no render has used for two weeks and the refreshes done two weeks ago.
+deletes the rendered parts no render has used for two weeks, the refreshes done two weeks ago
+and the rate events older than a day.
 
 The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
 (reusing the parts of the list that did not change), and keep it, or record the delivery, in one
@@ -23,7 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
-from . import delivery, imports, listing, outbox, pdf, renders, uploads
+from . import delivery, imports, listing, outbox, pdf, ratelimit, renders, uploads
 from .database import reading, writing
 from .dates import local_date
 from .errors import AlreadyDelivered, DeliveryError, ListChanged, PdfUnavailable
@@ -99,12 +100,13 @@ def _guarded(step: Callable[[], Any], once: bool = False) -> Any:
 
 
 def sweep(now: datetime | None = None) -> None:
-    """Queue a refresh of PDFs dated before today; delete parts unused for two weeks and
-    refreshes done two weeks ago."""
+    """Queue a refresh of PDFs dated before today; delete parts unused for two weeks, refreshes
+    done two weeks ago and rate events older than a day."""
     with writing():
         renders.queue_stale(now)
         storage.prune_parts(now)
         renders.prune(now)
+        ratelimit.prune(now)
 
 
 def run_due(now: datetime | None = None) -> bool:
