@@ -26,9 +26,11 @@ from .errors import AccountError, CampaignError, LetterError
 from .extensions import db
 from .models import Letter, Signature
 from .paths import LETTERS
+from .text import clean_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_EMAIL = "demo@example.org"
+NAME_LIMIT = 200  # an organizer's name (its column)
 
 
 def init_app(app: Flask) -> None:
@@ -88,9 +90,13 @@ def upgrade_schema() -> None:
 @one_line_errors
 def create_organizer(email: str, name: str) -> None:
     """Create a staff account. The password comes from standard input, or is prompted for."""
+    shown = clean_text(utf8_argument(name, "name"), NAME_LIMIT + 1)
+    if len(shown) > NAME_LIMIT:
+        raise AccountError(f"the name can have at most {NAME_LIMIT} characters")
+    utf8_argument(email, "email address")
     password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
     with writing():
-        address = accounts.create_organizer(email, password_hash, name).email
+        address = accounts.create_organizer(email, password_hash, shown).email
     click.echo(f"Created organizer {address}")
 
 
@@ -100,6 +106,7 @@ def create_organizer(email: str, name: str) -> None:
 def set_password(email: str) -> None:
     """Give a staff account a new password, which ends all its sessions. The password comes from
     standard input, or is prompted for."""
+    utf8_argument(email, "email address")
     password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
     with writing():
         organizer = accounts.find(email)
@@ -110,10 +117,27 @@ def set_password(email: str) -> None:
     click.echo(f"New password set for {address}; its sessions have ended")
 
 
+def utf8_argument(value: str, what: str) -> str:
+    """An argument as given, when it is text: bytes that are not UTF-8 reach Python as lone
+    surrogates, which no database or hash takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AccountError(f"the {what} is not UTF-8 text") from None
+    return value
+
+
 def read_password() -> str:
-    if sys.stdin.isatty():
-        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
-    return sys.stdin.readline().rstrip("\r\n")
+    """Prompted for twice at a terminal, else the first line of standard input."""
+    try:
+        if sys.stdin.isatty():
+            password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        password.encode("utf-8")  # bytes that are not UTF-8 come in as lone surrogates
+    except UnicodeError:
+        raise AccountError("the password is not UTF-8 text") from None
+    return password
 
 
 # ------------------------------------------------------------------ letters and signatures
@@ -260,7 +284,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @one_line_errors
 def demo(host: str, port: int) -> None:
     """Schema, example letters, a demo organizer and sample signatories; then serve."""

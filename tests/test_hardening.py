@@ -342,3 +342,29 @@ def test_the_delivery_package_is_not_kept_by_browsers(admin, make_letter, make_s
     response = admin.get(f"/admin/letters/{SLUG}/delivery.zip")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+
+
+# ------------------------------------------------------------------ 5. bounded work: the body
+
+
+def test_a_body_the_markdown_parser_would_take_seconds_over_is_refused_at_its_field(admin,
+                                                                                    make_letter):
+    """markdown-it's work grows with the square of the '[' in a body: 100,000 take 7 s."""
+    make_letter()
+    for body in ("[" * 2_001, "[a" * 50_000):
+        response = submit(admin, f"/admin/letters/{SLUG}/edit", {"body": body}, "Save")
+        assert response.status_code == 422
+        assert "more than 2,000 &#39;[&#39;" in response.get_data(as_text=True)
+    assert "[" not in db.session.scalar(select(Letter.body))
+    ordinary = "See [the report](https://example.org/report). " * 40
+    assert submit(admin, f"/admin/letters/{SLUG}/edit", {"body": ordinary}, "Save") \
+        .status_code == 303
+
+
+def test_a_letter_file_with_such_a_body_is_refused_in_one_line(runner, tmp_path):
+    path = tmp_path / "brackets.md"
+    path.write_text("---\ntitle: Brackets\nslug: brackets\n---\n" + "[" * 90_000 + "\n")
+    result = runner.invoke(args=["import-letter", str(path)])
+    assert result.exit_code != 0
+    assert "more than 2,000 '['" in result.output and "Traceback" not in result.output
+    assert db.session.scalar(select(func.count()).select_from(Letter)) == 0

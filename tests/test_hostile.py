@@ -519,13 +519,24 @@ def test_markup_typed_by_a_signer_is_escaped_in_the_pdf_html(site, scripted):
         assert_escaped(letter_html(letter, listing.rows(letter)))
 
 
-def test_markup_typed_by_a_signer_is_escaped_in_the_html_email(site, scripted):
+def test_markup_typed_by_a_signer_is_not_in_the_verification_email(site, scripted):
     with site.context():
         address = text.normalize_email(scripted["email"])
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == address))
         written = emails.write(message.kind, json.loads(message.params))  # as the worker does
-    assert_escaped(written.html)
+    assert message.kind == "confirm"
+    assert "alert" not in written.html and "alert" not in written.text  # nothing typed at all
     assert "\r" not in written.subject and "\n" not in written.subject
+
+
+def test_markup_typed_by_a_signer_is_escaped_in_the_html_email_to_the_confirmed_signer(
+        site, scripted):
+    """Once the address confirmed, its own signature's names are told back to it, escaped."""
+    with site.context():
+        address = text.normalize_email(scripted["email"])
+        signature = db.session.scalar(select(Signature).where(Signature.email == address))
+        written = emails.write("already-signed", {"signature": signature.id})
+    assert_escaped(written.html)
 
 
 def test_the_json_list_round_trips_markup_and_never_carries_a_raw_tag(site, scripted):

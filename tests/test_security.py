@@ -25,7 +25,8 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
     make_signature(letter, status="approved", organization="Approved Tenants Union")
     unconfirmed = make_signature(letter, status="unconfirmed", organization="New Farmworkers")
     return {"slug": letter.slug, "signature_id": pending.id, "verb": "approve",
-            "token": tokens.make_token(unconfirmed), "filename": "style.css"}
+            "token": tokens.make_token(unconfirmed), "filename": "style.css",
+            "import_id": 1}
 
 
 def path_of(rule: Rule, values: dict[str, Any]) -> str:

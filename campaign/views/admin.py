@@ -139,9 +139,14 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     except LetterError as exc:
         form.language.errors = [str(exc)]
         return None
+    try:
+        body = letters.clean_body(form.body.data or "")
+    except LetterError as exc:
+        form.body.errors = [str(exc).capitalize() + "."]
+        return None
     return LetterText(
         title=" ".join((form.title.data or "").split()), slug=slug,
-        body=letters.clean_body(form.body.data or ""),
+        body=body,
         recipient=letters.clean_lines(form.recipient.data or ""), deadline=deadline,
         status=form.status.data or "draft",
         language=language,
