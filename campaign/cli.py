@@ -241,9 +241,16 @@ def check_counts(repair: bool) -> None:
 # ------------------------------------------------------------------ mail
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A pause in seconds, from 0.01 to an hour (click's FloatRange lets NaN through)."""
+    if not 0.01 <= value <= 3600:  # False for NaN too
+        raise click.BadParameter("must be a number of seconds from 0.01 to 3600")
+    return value
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Do what is due now (email, renders), then exit.")
-@click.option("--interval", default=0.25, show_default=True,
+@click.option("--interval", default=0.25, show_default=True, type=float, callback=_seconds,
               help="Seconds between looks at the queues (a look is one read).")
 @click.option("--with-parent", is_flag=True, hidden=True, help="Stop when the parent process ends.")
 @one_line_errors

@@ -31,11 +31,11 @@ def parse_ids(values: list[str]) -> list[int] | None:
 
 
 def page_number(value: str | None) -> int:
-    """A page number from the query string: ASCII digits, at least 1; anything else is page 1
-    (the caller caps it at the last page)."""
-    if value is None or not re.fullmatch(r"[0-9]{1,9}", value):
+    """A page number from the query string: ASCII digits, at least 1, and more than nine of them
+    read as 10**9 (the caller caps it at the last page); anything else is page 1."""
+    if value is None or not re.fullmatch(r"[0-9]+", value):
         return 1
-    return max(int(value), 1)
+    return max(int(value), 1) if len(value) <= 9 else 10**9
 
 
 def clean_text(value: str | None, limit: int = 300) -> str:

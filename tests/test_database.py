@@ -219,9 +219,10 @@ def test_a_signature_is_cleaned_up_before_the_write_lock_is_taken(sqlite_app, mo
     assert seen == [True]
 
 
-def test_a_signature_is_one_writing_unit_of_two_inserts_with_nothing_read(sqlite_app):
-    """Nothing is read before or after the unit; in it, under SQLite's write lock, one statement
-    finds the letter and inserts the signature, and one queues its email."""
+def test_a_signature_is_one_writing_unit_of_three_inserts_with_nothing_read(sqlite_app):
+    """Before the unit, only the mail limits are read (taking no lock); in it, under SQLite's
+    write lock, one statement finds the letter and inserts the signature, one counts its email
+    against the limits and one queues it; nothing is read after."""
     with writing():
         letters.create(letters.LetterText(title="Fund the Libraries", slug="libraries",
                                           status="open", body="Fund them.\n"))
@@ -251,5 +252,8 @@ def test_a_signature_is_one_writing_unit_of_two_inserts_with_nothing_read(sqlite
         sa.event.remove(db.engine, "checkout", checkout)
         sa.event.remove(db.engine, "checkin", checkin)
     assert response.status_code == 303
-    assert seen == ["BEGIN IMMEDIATE", "INSERT INTO signature", "INSERT INTO outbox_message",
-                    "COMMIT"]
+    unit = seen.index("BEGIN IMMEDIATE")
+    assert seen[unit:] == ["BEGIN IMMEDIATE", "INSERT INTO signature", "INSERT INTO rate_event",
+                           "INSERT INTO outbox_message", "COMMIT"]
+    # before the write lock: the mail limits read, in a transaction that takes no lock
+    assert seen[:unit] == ["BEGIN", "SELECT count(*) AS", "COMMIT"]

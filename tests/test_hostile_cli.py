@@ -408,6 +408,8 @@ def test_the_public_csv_export_holds_no_email_or_phone(site, files):
 
 @pytest.mark.parametrize("args", [
     ["worker", "--interval", "abc"], ["worker", "--interval", ""], ["worker", "--once", "x"],
+    ["worker", "--interval", "nan"], ["worker", "--interval", "inf"],
+    ["worker", "--interval", "-1"], ["worker", "--interval", "0"],
     ["check-counts", "--repair", "extra"], ["check-counts", "--nope"],
     ["init-db", "extra"], ["demo", "--port", "99999999"], ["demo", "--port", "-1"],
     ["demo", "--port", "0"], ["demo", "--port", "http"], ["export-csv", SLUG],
@@ -442,8 +444,6 @@ def console(site: Site, tmp: Path, *args: str | bytes,
 def test_the_console_script_gives_one_line_for_hostile_bytes(site, files):
     """Bytes no CLI runner sends: a file name that is not UTF-8, a password that is not UTF-8,
     a binary letter file."""
-    if site.backend != BACKENDS[0]:
-        pytest.skip("the console script's own handling: once is enough")
     binary = files / "binary.md"
     binary.write_bytes(LETTER_FILES["binary"])
     before = counts(site)
