@@ -73,8 +73,8 @@ def letter(slug: str) -> ResponseReturnValue:
     form = SignForm()
     problem = None
     if form.validate_on_submit():
-        try:  # checked and made ready before the writing unit, which holds SQLite's write lock
-            sent = signing.submission(  # for the two inserts only
+        try:  # checked, and its mail limits read, before the writing unit, which holds
+            sent = signing.submission(  # SQLite's write lock for the inserts only
                 _signer_input(form), ip=request.remote_addr,
                 honeypot=caught_by_trap(form, request.form))
             with writing():
