@@ -74,9 +74,12 @@ def _check_type(value: Any, default: Any, source: str) -> Any:
     if isinstance(default, bool) and not isinstance(value, bool):
         raise ConfigError(f"{source} must be True or False, not {value!r}")
     if (isinstance(default, int | float) and not isinstance(default, bool)
-            and (isinstance(value, bool) or not isinstance(value, int | float)
-                 or not 0 <= value < 1e9)):  # NaN fails this too
+            and (isinstance(value, bool) or not isinstance(value, type(default) | int)
+                 or not 0 <= value < 1e9)):  # NaN fails this too; an int setting takes no float
         raise ConfigError(f"{source} must be a number from 0 to 999999999, not {value!r}")
+    if (default is None or isinstance(default, str)) and value is not None \
+            and not isinstance(value, str):
+        raise ConfigError(f"{source} must be text (in quotes), not {value!r}")
     return value
 
 
@@ -150,9 +153,10 @@ def _session_settings(settings: dict[str, Any]) -> None:
     """The session cookie: HttpOnly, SameSite=Lax, Secure and named with the __Host- prefix (no
     Domain, Path=/) over HTTPS; gone when the browser closes. No remember-me cookie is ever set:
     organizer sessions are kept on the server for SESSION_IDLE_MINUTES and SESSION_MAX_HOURS."""
-    for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS"):
-        if settings[name] <= 0:
-            raise ConfigError(f"CAMPAIGN_{name} must be more than 0, not {settings[name]!r}")
+    for name, most in (("SESSION_IDLE_MINUTES", 525_600), ("SESSION_MAX_HOURS", 8_760)):
+        if not 0 < settings[name] <= most:  # at most a year
+            raise ConfigError(f"CAMPAIGN_{name} must be more than 0 and at most {most}, "
+                              f"not {settings[name]!r}")
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_SECURE", settings["BASE_URL"].startswith("https://"))

@@ -60,9 +60,10 @@ class Prepared:
 
 
 def set_letterhead(letter: Letter, coalition_name: str, closing: str,
-                   logo: bytes | None = None, remove_logo: bool = False) -> None:
-    """The coalition's name and logo over the letter, and the closing line under it; refused
-    while the letter is being delivered (its final PDF is being made)."""
+                   logo: uploads.CheckedImage | None = None, remove_logo: bool = False) -> None:
+    """The coalition's name and logo (checked already: uploads.check_image) over the letter,
+    and the closing line under it; refused while the letter is being delivered (its final PDF
+    is being made)."""
     if renders.delivering(letter):
         raise DeliveryUnderway("The letter is being delivered: its letterhead can no longer "
                                "change.")
@@ -76,18 +77,33 @@ def set_letterhead(letter: Letter, coalition_name: str, closing: str,
     renders.want(letter)  # the PDF shows them
 
 
-def set_recipients(letter: Letter, addresses: str, by_email: bool) -> None:
-    """Where the final PDF is emailed, if it is: one address a line (or separated by commas)."""
-    parts = [a.strip() for a in addresses.replace(",", "\n").replace(";", "\n").splitlines()]
+MAX_RECIPIENTS = 50  # the final PDF goes to a letter's addressees, not to a mailing list
+
+
+def checked_recipients(addresses: str, by_email: bool) -> str:
+    """The addresses the final PDF is emailed to, if it is, checked (before any writing unit):
+    one a line (or separated by commas), at most MAX_RECIPIENTS; DeliveryError says what is
+    wrong."""
+    parts = addresses.replace(",", "\n").replace(";", "\n").splitlines()
+    given = list(dict.fromkeys(filter(None, (part.strip() for part in parts))))
+    if len(given) > MAX_RECIPIENTS:
+        raise DeliveryError(f"Give at most {MAX_RECIPIENTS} addresses: the final PDF goes to "
+                            "the letter's addressees (tell the signatories with the box on "
+                            "delivery).")
     checked = []
-    for address in filter(None, parts):
+    for address in given:
         try:
             checked.append(normalize_email(address))
         except SigningError:
             raise DeliveryError(f"{address[:100]!r} is not an email address.") from None
     if by_email and not checked:
         raise DeliveryError("Give at least one address to email the letter to.")
-    letter.delivery_emails = "\n".join(dict.fromkeys(checked))
+    return "\n".join(dict.fromkeys(checked))
+
+
+def set_recipients(letter: Letter, recipients: str, by_email: bool) -> None:
+    """Where the final PDF is emailed (checked_recipients()), and whether it is."""
+    letter.delivery_emails = recipients
     letter.deliver_by_email = by_email
 
 

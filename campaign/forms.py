@@ -267,6 +267,7 @@ class LetterheadForm(FlaskForm):
                             description="Printed under the body, for example “Respectfully,”; "
                                         "leave it empty if the body ends with one.")
     delivery_emails = TextAreaField("Recipients’ email addresses",
+                                    validators=[Length(max=20_000)],
                                     description="One a line; they get the final PDF if the box "
                                                 "below is ticked.")
     deliver_by_email = BooleanField("Email the final PDF to these addresses on delivery")

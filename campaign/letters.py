@@ -75,6 +75,28 @@ def check_status(status: str) -> str:
 # the square of their number: 2,000 take 0.09 s, 100,000 take 7 s; a letter has a few dozen).
 MAX_BODY = 100_000
 MAX_BRACKETS = 2_000
+# And the cells of its tables: a row shorter than its table's header is filled up to it, so 18 kB
+# of small rows under wide headers make 900,000 cells (11 s, and 6 MB of HTML).
+MAX_TABLE_CELLS = 10_000
+TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?[ \t]*"
+                             r"|[ \t]*\|?[ \t]*:?-+:?[ \t]*\|[ \t]*")
+
+
+def table_cells(text: str) -> int:
+    """The cells the Markdown tables of `text` would have, at most: each delimiter row's columns
+    times the lines under it up to the next blank one."""
+    lines = text.splitlines()
+    cells = 0
+    for number, line in enumerate(lines):
+        if "-" in line and "|" in line and TABLE_DELIMITER.fullmatch(line):
+            columns = len(re.findall(r"-+", line))
+            rows = 1
+            for below in lines[number + 1:]:
+                if not below.strip():
+                    break
+                rows += 1
+            cells += columns * rows
+    return cells
 
 
 def clean_body(text: str) -> str:
@@ -86,6 +108,9 @@ def clean_body(text: str) -> str:
     if text.count("[") > MAX_BRACKETS:
         raise LetterError(f"the letter has more than {MAX_BRACKETS:,} '[' (links); "
                           "is a part of it repeated?")
+    if "|" in text and table_cells(text) > MAX_TABLE_CELLS:
+        raise LetterError(f"the letter's tables have more than {MAX_TABLE_CELLS:,} cells "
+                          "(their columns times their rows)")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip() + "\n"
 
@@ -131,6 +156,8 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
         meta = yaml.load(match.group(1), Loader=_FrontMatterLoader) or {}  # a SafeLoader
     except ValueError:  # an integer of more digits than Python converts
         raise LetterError(f"{name}: the front matter holds a number too long to read") from None
+    except RecursionError:  # [[[...]]] or {a: {a: ...}} thousands deep
+        raise LetterError(f"{name}: the front matter is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""

@@ -37,17 +37,24 @@ def decide(letter: Letter, ids: Iterable[int], approve: bool) -> int:
     return changed(result)
 
 
-def release(letter: Letter, ids: Iterable[int]) -> int:
-    """Let held submissions go on: they get their verification email now."""
+def release(letter: Letter, ids: Iterable[int]) -> tuple[int, int]:
+    """Let held submissions go on: they get their verification email now, within the limits of
+    mail to one mailbox (signing.MAILBOX_LIMITS: releasing held spam aimed at one address must
+    not flood it). Returns how many were released, and how many of them were not mailed (they
+    can ask for a new link later)."""
     held = db.session.scalars(
         select(Signature).where(Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
                                 Signature.held.is_(True))
     ).all()
+    unmailed = 0
     for signature in held:
         signature.held = False
         if signature.status == "unconfirmed":
-            signing.send_confirmation(signature)
-    return len(held)
+            if signing.may_mail(signature.email or "", ip=None):
+                signing.send_confirmation(signature)
+            else:
+                unmailed += 1
+    return len(held), unmailed
 
 
 def rename(signature: Signature, display_name: str) -> None:

@@ -105,6 +105,12 @@ def mail_allowance(email: str, ip: str | None) -> tuple[str, ...] | None:
     return ratelimit.allowance(limits)
 
 
+def may_mail(email: str, ip: str | None) -> bool:
+    """Counts one more email to `email`'s mailbox (mail_allowance()) in the caller's writing
+    unit; False when a share is used up."""
+    return _may_mail(mail_allowance(email, ip))
+
+
 def _may_mail(allowed: tuple[str, ...] | None) -> bool:
     """Counts the email that `allowed` (mail_allowance()) lets go; False when it is None."""
     if allowed is None:
@@ -201,7 +207,8 @@ def _signed_already(slug: str, sent: Submission) -> SignOutcome:
     existing = _by_email(letter, sent.email)
     if existing is None:
         return SignOutcome(None, sent.email, created=False)
-    _tell_repeat_signer(existing, sent.mail)
+    if not sent.honeypot:  # a submission caught by a spam trap mails nobody
+        _tell_repeat_signer(existing, sent.mail)
     return SignOutcome(existing.id, sent.email, created=False)
 
 
@@ -318,5 +325,5 @@ def resend(letter: Letter, raw_email: str, ip: str | None = None) -> None:
         return
     signature = _by_email(letter, email)
     if (signature is not None and signature.status == "unconfirmed" and not signature.held
-            and _may_mail(mail_allowance(email, ip))):
+            and may_mail(email, ip)):
         send_confirmation(signature, again=True)

@@ -1,8 +1,9 @@
 """The token in a signer's confirmation link: signed with the secret key, tied to the signature
-and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS. And a signature's id sealed for the
+and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS. And a typed address sealed for the
 session cookie, which its holder can read."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -54,27 +55,32 @@ def _payload_id(payload: object) -> int | None:
     return None
 
 
-def seal(signature_id: int) -> str:
-    """A signature's id as only this app can read it back (unseal()): a random nonce, and the id
-    masked with a keyed digest of it. For the session cookie, whose holder can read it: a sealed
-    id says nothing, not even whether the signature is an old one or was made just now."""
-    nonce = secrets.token_hex(8)
-    return f"{nonce}.{signature_id ^ _mask(nonce):x}"
+def seal(text: str) -> str:
+    """`text` (a typed address) as only this app can read it back (unseal()), for the session
+    cookie, which its holder can read: a random nonce, then the text's UTF-8 XORed with a keyed
+    stream (HMAC-SHA256 of the nonce and a block counter, as in counter mode). The cookie's own
+    signature keeps it from being changed; a fresh nonce makes two seals of one text unlike."""
+    data = text.encode()[:MAX_SEALED]
+    nonce = secrets.token_bytes(12)
+    return base64.urlsafe_b64encode(nonce + _xor(data, nonce)).decode().rstrip("=")
 
 
-def unseal(sealed: object) -> int | None:
-    """The id seal() sealed, or None for anything else."""
-    if not isinstance(sealed, str) or sealed.count(".") != 1:
+def unseal(sealed: object) -> str | None:
+    """The text seal() sealed, or None for anything else."""
+    if not isinstance(sealed, str) or len(sealed) > 2 * MAX_SEALED:
         return None
-    nonce, masked = sealed.split(".")
     try:
-        number = int(masked, 16) ^ _mask(nonce)
-    except ValueError:
+        raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+        return _xor(raw[12:], raw[:12]).decode() if len(raw) > 12 else None
+    except (ValueError, UnicodeDecodeError):
         return None
-    return number if 0 < number < 2**31 else None
 
 
-def _mask(nonce: str) -> int:
+MAX_SEALED = 320  # bytes: an email address has at most 254
+
+
+def _xor(data: bytes, nonce: bytes) -> bytes:
     key = str(current_app.config["SECRET_KEY"]).encode()
-    digest = hmac.new(key, f"sealed-signature:{nonce}".encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest[:8])
+    stream = b"".join(hmac.new(key, b"sealed:" + nonce + block.to_bytes(4), hashlib.sha256)
+                      .digest() for block in range((len(data) + 31) // 32))
+    return bytes(a ^ b for a, b in zip(data, stream, strict=False))

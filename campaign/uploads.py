@@ -8,6 +8,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
@@ -22,10 +23,19 @@ IMAGE_MAX_BYTES = 2 * 1024 * 1024
 IMAGE_MAX_SIDE = 6000
 
 
-def store_image(data: bytes) -> str:
-    """Check that `data` is a PNG or JPEG of sensible size and keep it (in the caller's writing
-    unit); returns its name (made from its content, so a new logo means a new name and a new
-    PDF)."""
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image check_image() found to be a PNG or JPEG of sensible size, and its name (made from
+    its content, so a new logo means a new name and a new PDF)."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+def check_image(data: bytes) -> CheckedImage:
+    """Check that `data` is a PNG or JPEG of sensible size (it is decoded: before any writing
+    unit); UploadRejected says what is wrong."""
     if not data:
         raise UploadRejected("The file is empty.")
     if len(data) > IMAGE_MAX_BYTES:
@@ -44,11 +54,16 @@ def store_image(data: bytes) -> str:
     if max(size) > IMAGE_MAX_SIDE:
         raise UploadRejected(f"The image is larger than {IMAGE_MAX_SIDE} pixels on a side.")
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{'png' if kind == 'PNG' else 'jpg'}"
+    return CheckedImage(name, f"image/{kind.lower()}", data)
+
+
+def store_image(image: CheckedImage) -> str:
+    """Keep a checked image (in the caller's writing unit); returns its name."""
     insert = upsert_insert()
-    db.session.execute(insert(Upload).values(name=name, content_type=f"image/{kind.lower()}",
-                                             data=data, created_at=utcnow())
+    db.session.execute(insert(Upload).values(name=image.name, content_type=image.content_type,
+                                             data=image.data, created_at=utcnow())
                        .on_conflict_do_nothing(index_elements=["name"]))
-    return name
+    return image.name
 
 
 UPLOAD_REFERENCE = re.compile(r'src="[^"]*?uploads/(' + UPLOAD_NAME.pattern.strip("^$") + ')"')

@@ -3,6 +3,7 @@ mail a stranger can aim at an address, dates at the calendar's ends, ids that ar
 column holds, absolute links from the Host header, pages a browser must not keep, spam traps."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -368,3 +369,120 @@ def test_a_letter_file_with_such_a_body_is_refused_in_one_line(runner, tmp_path)
     assert result.exit_code != 0
     assert "more than 2,000 '['" in result.output and "Traceback" not in result.output
     assert db.session.scalar(select(func.count()).select_from(Letter)) == 0
+
+
+# ------------------------------------------------------------------ found in review
+
+
+def test_the_check_email_page_cannot_tell_a_signed_address_once_the_held_cap_is_full(
+        app, new_client, make_letter):
+    """Dropped or not, held or not, signed before or not: the page shows what was typed."""
+    app.config["HELD_LIMIT"] = 2
+    make_letter()
+    sign(new_client(), "victim@example.org")
+    for n in range(2):
+        sign(new_client(), f"bot{n}@example.net", comment="spam")
+    pages = {}
+    for address in ("victim@example.org", "nobody@example.org"):
+        browser = new_client()
+        response = sign(browser, address, comment="spam")
+        pages[address] = browser.get(response.headers["Location"]).get_data(as_text=True)
+    for address, page in pages.items():
+        assert f"<strong>{address}</strong>" in page
+    same = {address: re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "",
+                            page.replace(address, "ADDRESS")) for address, page in pages.items()}
+    assert same["victim@example.org"] == same["nobody@example.org"]
+
+
+def test_a_trapped_submission_with_a_signers_address_mails_nobody(client, make_letter):
+    make_letter()
+    sign(client, "rosa@sunrise.example.org")
+    assert confirm_mails("rosa@sunrise.example.org") == 1
+    sign(client, "rosa@sunrise.example.org", comment="spam")
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_releasing_held_submissions_keeps_to_the_mailbox_limit(admin, make_letter,
+                                                               make_signature):
+    letter = make_letter()
+    held = [make_signature(letter, status="unconfirmed", email=f"v.i.c.t.i.m+{n}@gmail.com")
+            for n in range(6)]
+    with writing():
+        db.session.execute(update(Signature).values(held=True))
+    page = admin.get(f"/admin/letters/{SLUG}/signatures?status=held").get_data(as_text=True)
+    _, fields = form_fields(page)
+    response = admin.post(f"/admin/letters/{SLUG}/signatures/bulk", follow_redirects=True,
+                          data={"csrf_token": fields["csrf_token"], "verb": "release",
+                                "ids": [str(s.id) for s in held]})
+    assert "Released 6 signature(s)" in response.get_data(as_text=True)
+    assert "3 of them got no verification email" in response.get_data(as_text=True)
+    assert confirm_mails() == signing.MAILBOX_LIMITS[0][0]
+    assert db.session.scalar(select(func.count()).select_from(Signature)
+                             .where(Signature.held.is_(True))) == 0
+
+
+def test_a_body_whose_tables_would_fill_up_millions_of_cells_is_refused(admin, make_letter):
+    make_letter()
+    wide = "|" + "|".join("a" * 300) + "|\n|" + "|".join("-" * 300) + "|\n" + "x\n" * 300
+    response = submit(admin, f"/admin/letters/{SLUG}/edit", {"body": wide + "\n"}, "Save")
+    assert response.status_code == 422
+    assert "tables have more than 10,000 cells" in response.get_data(as_text=True)
+    table = "| Group | City |\n| --- | --- |\n" + "| Harbor | Eureka |\n" * 50
+    assert submit(admin, f"/admin/letters/{SLUG}/edit", {"body": table}, "Save") \
+        .status_code == 303
+
+
+def test_the_recipients_are_bounded_and_checked_before_the_writing_unit(admin, make_letter):
+    make_letter()
+    many = "\n".join(f"office{n}@example.org" for n in range(51))
+    response = submit(admin, f"/admin/letters/{SLUG}/deliver", {"delivery_emails": many},
+                      "Save")
+    assert response.status_code == 422
+    assert "at most 50 addresses" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Letter.delivery_emails)) in ("", None)
+
+
+@pytest.mark.parametrize(("name", "value"), [("SESSION_MAX_HOURS", "999999999"),
+                                             ("SESSION_IDLE_MINUTES", "999999999")])
+def test_a_session_time_too_long_for_the_calendar_stops_the_app(tmp_path, monkeypatch, name,
+                                                               value):
+    from support_apps import build_app
+
+    from campaign.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"CAMPAIGN_{name} must be more than 0 and at most"):
+        build_app(f"sqlite:///{tmp_path / 'unused.sqlite3'}", tmp_path,
+                  **{name: int(value)})
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("PROXIES = 1.5", "PROXIES in .* must be a number"),
+    ("SECRET_KEY = 12345678901234567890", "SECRET_KEY in .* must be text"),
+    ("BASE_URL = ['https://letters.example.org']", "BASE_URL in .* must be text")])
+def test_an_instance_setting_of_the_wrong_type_stops_the_app_with_one_line(tmp_path,
+                                                                           monkeypatch, line,
+                                                                           message):
+    from support_apps import build_app
+
+    from campaign.config import ConfigError
+
+    (tmp_path / "config.py").write_text(line + "\n")
+    with pytest.raises(ConfigError, match=message):
+        build_app(f"sqlite:///{tmp_path / 'unused.sqlite3'}", tmp_path)
+
+
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "1" + "}" * 3000])
+def test_front_matter_nested_thousands_deep_is_one_line(runner, tmp_path, nested):
+    path = tmp_path / "deep.md"
+    path.write_text(f"---\ntitle: {nested}\nslug: deep\n---\nText.\n")
+    result = runner.invoke(args=["import-letter", str(path)])
+    assert result.exit_code != 0
+    assert "nested too deeply" in result.output and "Traceback" not in result.output
+
+
+def test_an_answer_to_a_form_is_not_kept_by_browsers(client, make_letter):
+    """A refused sign form shows what was typed (email and phone among it)."""
+    make_letter()
+    response = sign(client, "rosa@sunrise.example.org", consent="")
+    assert response.status_code == 422
+    assert response.headers["Cache-Control"] == "no-store"

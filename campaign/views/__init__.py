@@ -43,14 +43,15 @@ def init_app(app: Flask) -> None:
 
 
 # Pages with what only their one reader may see (an organizer's pages and downloads, a signer's
-# own details): no browser or proxy may keep a copy.
+# own details, any answer to a form): no browser or proxy may keep a copy.
 PRIVATE_BLUEPRINTS = {"admin", "auth"}
 PRIVATE_ENDPOINTS = {"public.check_email", "public.resend", "public.confirm"}
 
 
 def security_headers(response: Response) -> Response:
     headers = response.headers
-    if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS:
+    if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS \
+            or request.method == "POST":  # an answer to a form may show what was typed in it
         headers["Cache-Control"] = "no-store"
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -31,6 +31,7 @@ from .. import (
     outbox,
     renders,
     spreadsheets,
+    uploads,
 )
 from ..database import writing
 from ..errors import (
@@ -203,13 +204,18 @@ def decide_many(slug: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
         flash("Select at least one signature, then choose what to do.", "error")
         return _back_to_list(letter)
+    unmailed = 0
     with writing():
         if verb == "release":
-            changed = moderation.release(letter, ids)
+            changed, unmailed = moderation.release(letter, ids)
         else:
             changed = moderation.decide(letter, ids, approve=verb == "approve")
     done = {"approve": "Approved", "reject": "Rejected", "release": "Released"}[verb]
     flash(f"{done} {changed} signature(s).", "success")
+    if unmailed:
+        flash(f"{unmailed} of them got no verification email: their mailbox had enough mail "
+              "from the campaign for now. They can ask for a new link on the letter's page.",
+              "info")
     return _back_to_list(letter)
 
 
@@ -365,14 +371,15 @@ def deliver_page(slug: str) -> ResponseReturnValue:
     record = delivery.delivery_of(letter)
     form = LetterheadForm(obj=letter)
     if record is None and form.validate_on_submit():
-        try:
-            logo = form.logo.data.read() if form.logo.data else None
+        by_email = bool(form.deliver_by_email.data)
+        try:  # the logo decoded and the addresses checked before the writing unit
+            logo = uploads.check_image(form.logo.data.read()) if form.logo.data else None
+            recipients = delivery.checked_recipients(form.delivery_emails.data or "", by_email)
             with writing():
                 delivery.set_letterhead(letter, form.coalition_name.data or "",
                                         form.closing.data or "", logo,
                                         remove_logo=bool(form.remove_logo.data))
-                delivery.set_recipients(letter, form.delivery_emails.data or "",
-                                        bool(form.deliver_by_email.data))
+                delivery.set_recipients(letter, recipients, by_email)
         except UploadRejected as exc:
             form.logo.errors = [str(exc)]
         except DeliveryUnderway as exc:

@@ -83,8 +83,8 @@ def letter(slug: str) -> ResponseReturnValue:
             problem = str(exc)
         except SigningError as exc:
             form.email.errors = [str(exc)]
-        else:  # no email in the cookie: the id, sealed, for the check-email page to read it by
-            session["signature"] = tokens.seal(outcome.signature_id or 0)  # 0: none kept
+        else:  # no readable email in the cookie: the typed address, sealed, for the next page
+            session["signed"] = tokens.seal(outcome.email)
             return redirect(url_for("public.check_email", slug=slug), code=303)
     letter = public_letter(slug)
     if problem is None and not letter.accepts_signatures():
@@ -120,13 +120,11 @@ def _signer_input(form: SignForm) -> SignerInput:
 
 @bp.get("/letters/<slug>/check-email")
 def check_email(slug: str) -> str:
-    """After signing: the address the signer typed, read back by the sealed id in the session."""
+    """After signing: the address the signer typed, unsealed from the session; never read from
+    the database, so the page cannot tell what it holds (signed, held, dropped)."""
     letter = public_letter(slug)
-    signature_id = tokens.unseal(session.get("signature"))
-    signature = db.session.get(Signature, signature_id) if signature_id else None
-    email = signature.email if signature and signature.letter_id == letter.id else None
-    return render_template("public/check_email.html", letter=letter, email=email,
-                           form=ResendForm())
+    return render_template("public/check_email.html", letter=letter,
+                           email=tokens.unseal(session.get("signed")), form=ResendForm())
 
 
 @bp.route("/letters/<slug>/resend", methods=["GET", "POST"])
