@@ -37,6 +37,8 @@ PAIR_TRIES = 5  # failed logins for one email from one address within PAIR_WINDO
 PAIR_WINDOW = timedelta(minutes=15)
 IP_TRIES = 20  # failed logins from one address, whatever the email, within IP_WINDOW
 IP_WINDOW = timedelta(minutes=15)
+WIDE_TRIES = 100  # failed logins from one IPv6 /48 (65,536 /64s), within IP_WINDOW
+NO_ADDRESS = "unknown"  # what the limits count a request without a remote address as
 THROTTLED = "Too many failed logins. Try again in about {minutes} minute(s)."
 
 
@@ -124,24 +126,28 @@ def check_login(email: str, password: str, ip: str | None = None) -> Attempt:
     often, the attempt is refused unchecked (and counted against the address until that is over
     its own limit). Nothing here depends on whether an account has the email but the password
     it is checked against."""
-    address = pair = None
-    if ip:
-        address = ratelimit.address_key("login-ip", ip)
-        pair = ratelimit.key("login-pair", f"{ratelimit.network(ip)}\n{normalized(email)}")
-        address_over = ratelimit.exceeded(address, IP_TRIES, IP_WINDOW)
-        if address_over or ratelimit.exceeded(pair, PAIR_TRIES, PAIR_WINDOW):
-            wait = max(ratelimit.wait(address, IP_TRIES, IP_WINDOW),
-                       ratelimit.wait(pair, PAIR_TRIES, PAIR_WINDOW))
-            minutes = max(1, round(wait.total_seconds() / 60))
-            return Attempt(None, throttled=THROTTLED.format(minutes=minutes),
-                           counts=() if address_over else (address,))
+    ip = ip or NO_ADDRESS  # counted all the same (behind a proxy, set CAMPAIGN_PROXIES)
+    address = ratelimit.address_key("login-ip", ip)
+    pair = ratelimit.key("login-pair", f"{ratelimit.network(ip)}\n{normalized(email)}")
+    limits = [(address, IP_TRIES, IP_WINDOW), (pair, PAIR_TRIES, PAIR_WINDOW)]
+    wide = ratelimit.wide_network(ip)
+    if wide is not None:
+        limits.append((ratelimit.key("login-wide", wide), WIDE_TRIES, IP_WINDOW))
+    over = [(key, n, window) for key, n, window in limits
+            if ratelimit.exceeded(key, n, window, always=True)]
+    if over:
+        wait = max(ratelimit.wait(key, n, window) for key, n, window in over)
+        minutes = max(1, round(wait.total_seconds() / 60))
+        counts = tuple(key for key, _, _ in limits if key != pair
+                       and all(key != full for full, _, _ in over))
+        return Attempt(None, throttled=THROTTLED.format(minutes=minutes), counts=counts)
     organizer = find(email)
     try:
         hasher.verify(organizer.password_hash if organizer else _no_account_hash(), password)
     except (VerificationError, InvalidHashError):
         organizer = None
     if organizer is None:
-        return Attempt(None, counts=(address, pair) if address and pair else ())
+        return Attempt(None, counts=tuple(key for key, _, _ in limits))
     rehash = hasher.hash(password) if hasher.check_needs_rehash(organizer.password_hash) else None
     return Attempt(organizer.id, clears=pair, rehash=rehash)
 
@@ -151,7 +157,7 @@ def record_login(attempt: Attempt) -> Organizer | None:
     success forgets the failures of its email from its address. Returns the organizer logged in,
     if any (a new session is sessions.start()'s)."""
     if attempt.organizer_id is None:
-        ratelimit.hit(*attempt.counts)
+        ratelimit.hit(*attempt.counts, always=True)
         return None
     organizer = db.session.get(Organizer, attempt.organizer_id)
     if organizer is None:

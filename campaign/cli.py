@@ -175,7 +175,7 @@ def import_signatures(slug: str, file: Path, approved: bool) -> None:
                 shown[0] = done
                 click.echo(f"Written {done:,} of {total:,} rows")
 
-        imports.run_here(started.claim, progress)
+        imports.run_here(started.claim, progress, started.rows)
     click.echo(f"Imported {started.count} signatories into {slug}")
 
 

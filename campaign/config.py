@@ -95,7 +95,9 @@ def _read_instance_config(path: Path) -> dict[str, Any]:
     settings = {}
     for key, value in scope.items():
         if key.isupper():
-            settings[key] = _check_type(value, DEFAULTS.get(key), f"{key} in {path}")
+            known = key in DEFAULTS  # others (Flask's, SQLAlchemy's) are taken as given
+            settings[key] = _check_type(value, DEFAULTS[key], f"{key} in {path}") if known \
+                else value
     return settings
 
 

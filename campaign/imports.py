@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -50,6 +50,7 @@ class Started:
     count: int
     queued: int | None = None
     claim: Claim | None = None
+    rows: list[dict[str, object]] | None = field(default=None, repr=False)  # checked, if claimed
 
 
 def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None = None,
@@ -71,7 +72,8 @@ def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None
             spreadsheets.check_import(letter, text, approved)  # names it
             raise ImportProblem(["a row could not be written; import the file again"]) from None
         return Started(len(rows))
-    return _keep(letter, text, approved, len(rows), organizer_id, filename, claim=claim)
+    started = _keep(letter, text, approved, len(rows), organizer_id, filename, claim=claim)
+    return replace(started, rows=rows)
 
 
 def _keep(letter: Letter, text: str, approved: bool, total: int, organizer_id: int | None,
@@ -108,11 +110,12 @@ def run_due(now: datetime | None = None) -> bool:
     return True
 
 
-def run_here(each: Claim, progress: Progress | None = None) -> None:
+def run_here(each: Claim, progress: Progress | None = None,
+             rows: list[dict[str, object]] | None = None) -> None:
     """Write an import claimed by this process (the command) to the end; ImportProblem if it
     fails, once its rows are taken back. Stopped (Ctrl+C), it fails and takes them back too."""
     try:
-        status = run(each, progress, retry=False)
+        status = run(each, progress, retry=False, checked=rows)
     except KeyboardInterrupt:
         db.session.rollback()
         _fail(each, ["stopped before the end"], final=True)
@@ -130,10 +133,12 @@ def run_here(each: Claim, progress: Progress | None = None) -> None:
     raise ImportProblem([(reason or "").removeprefix("Nothing was imported: ")])
 
 
-def run(each: Claim, progress: Progress | None = None, retry: bool = True) -> str | None:
-    """Write the claimed import from where it stopped, a chunk per writing unit; returns its
-    status at the end ("done", "failed", "queued" again after an error that may pass unless not
-    `retry`), or None when it is no longer this worker's."""
+def run(each: Claim, progress: Progress | None = None, retry: bool = True,
+        checked: list[dict[str, object]] | None = None) -> str | None:
+    """Write the claimed import from where it stopped, a chunk per writing unit, its file checked
+    first (unless the caller just did: `checked`); returns its status at the end ("done",
+    "failed", "queued" again after an error that may pass unless not `retry`), or None when it
+    is no longer this worker's."""
     with reading():
         job = db.session.get(SignatureImport, each.id, options=[undefer(SignatureImport.csv_text)])
         letter = job.letter if job is not None else None
@@ -141,8 +146,8 @@ def run(each: Claim, progress: Progress | None = None, retry: bool = True) -> st
         return None
     text, approved, total, done = job.csv_text, job.approved, job.total_rows, job.rows_done
     try:
-        rows = spreadsheets.check_import(letter, text, approved, own_import=each.id,
-                                         max_rows=total)
+        rows = checked if checked is not None else spreadsheets.check_import(
+            letter, text, approved, own_import=each.id, max_rows=total)
         if len(rows) != total:  # blank-looking rows the count took for rows
             with writing():
                 db.session.execute(update(SignatureImport).where(SignatureImport.id == each.id)

@@ -250,8 +250,10 @@ class Signature(Model):
 
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
-Index("ix_signature_held", Signature.letter_id,  # sign() counts a letter's held ones
-      sqlite_where=text("held"), postgresql_where=text("held"))
+# sign() counts a letter's held ones; the condition is written as SQLAlchemy writes `held` in a
+# query on each database, else SQLite does not use the index
+Index("ix_signature_held", Signature.letter_id,
+      sqlite_where=text("held = 1"), postgresql_where=text("held"))
 
 
 class ListedCount(Model):
@@ -350,8 +352,8 @@ class DeliveredSignature(Model):
 
 
 class RateEvent(Model):
-    """One counted attempt (a failed login from an address, a link sent again) for the limits
-    that must hold across workers and hosts; see ratelimit.py."""
+    """One counted attempt (a failed login, an email to a mailbox or asked for from a network)
+    for the limits that must hold across workers and hosts; see ratelimit.py."""
 
     __tablename__ = "rate_event"
     __table_args__ = (Index("ix_rate_event_key", "key", "created_at"),

@@ -46,15 +46,14 @@ def release(letter: Letter, ids: Iterable[int]) -> tuple[int, int]:
         select(Signature).where(Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
                                 Signature.held.is_(True))
     ).all()
-    unmailed = 0
+    waiting = [signature for signature in held if signature.status == "unconfirmed"]
     for signature in held:
         signature.held = False
-        if signature.status == "unconfirmed":
-            if signing.may_mail(signature.email or "", ip=None):
-                signing.send_confirmation(signature)
-            else:
-                unmailed += 1
-    return len(held), unmailed
+    verdicts = signing.mailable([signature.email or "" for signature in waiting])
+    for signature, may in zip(waiting, verdicts, strict=True):
+        if may:
+            signing.send_confirmation(signature)
+    return len(held), verdicts.count(False)
 
 
 def rename(signature: Signature, display_name: str) -> None:

@@ -11,7 +11,7 @@ from typing import cast
 from flask import current_app
 from sqlalchemy import Table, delete, func, select
 
-from .database import changed
+from .database import UNIT, WriteOutsideUnit, changed
 from .extensions import db
 from .models import RateEvent, utcnow
 
@@ -39,6 +39,18 @@ def network(ip: str) -> str:
     return str(address)
 
 
+def wide_network(ip: str) -> str | None:
+    """The /48 of an IPv6 address (a whole site's, 65,536 /64s), for a wider, higher limit; None
+    for anything else."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 48), strict=False))
+    return None
+
+
 def address_key(kind: str, ip: str) -> str:
     """A key for the network of the address `ip` (network())."""
     return key(kind, network(ip))
@@ -55,9 +67,10 @@ def count(event_key: str, window: timedelta) -> int:
     ) or 0)
 
 
-def exceeded(event_key: str, limit: int, window: timedelta) -> bool:
-    """True when `limit` events happened within `window` (never while limits are off)."""
-    return enabled() and count(event_key, window) >= limit
+def exceeded(event_key: str, limit: int, window: timedelta, always: bool = False) -> bool:
+    """True when `limit` events happened within `window`; never while limits are off, unless
+    `always` (the login limits, which no load test needs off)."""
+    return (always or enabled()) and count(event_key, window) >= limit
 
 
 def wait(event_key: str, limit: int, window: timedelta) -> timedelta:
@@ -72,13 +85,28 @@ def wait(event_key: str, limit: int, window: timedelta) -> timedelta:
     return max(times[-1] + window - utcnow(), timedelta(0))
 
 
-def hit(*event_keys: str) -> None:
-    """Count one event under each key, in the caller's transaction (one INSERT)."""
-    if not enabled() or not event_keys:
+def hit(*event_keys: str, always: bool = False) -> None:
+    """Count one event under each key, in the caller's writing unit (one INSERT); nothing while
+    limits are off, unless `always`."""
+    if not (always or enabled()) or not event_keys:
         return
+    if db.session.info.get(UNIT) != "writing":  # a Core statement: the session's guard is not asked
+        raise WriteOutsideUnit("a rate event counted outside database.writing()")
     now = utcnow()  # a Core statement: a third of the ORM's cost, in the signing unit
     db.session.connection().execute(EVENTS.insert(), [{"key": event_key, "created_at": now}
                                                       for event_key in event_keys])
+
+
+def counts(event_keys: Iterable[str], window: timedelta) -> dict[str, int]:
+    """How many events each key had within `window`, in one query."""
+    keys = list(dict.fromkeys(event_keys))
+    if not keys:
+        return {}
+    rows = db.session.execute(
+        select(RateEvent.key, func.count()).where(RateEvent.key.in_(keys),
+                                                  RateEvent.created_at >= utcnow() - window)
+        .group_by(RateEvent.key))
+    return {key: int(n) for key, n in rows}
 
 
 def allowance(limits: Iterable[tuple[str, int, timedelta]]) -> tuple[str, ...] | None:

@@ -55,32 +55,51 @@ def _payload_id(payload: object) -> int | None:
     return None
 
 
+MAX_SEALED = 320  # bytes: an email address has at most 254
+NONCE, TAG = 12, 16  # bytes
+
+
 def seal(text: str) -> str:
     """`text` (a typed address) as only this app can read it back (unseal()), for the session
-    cookie, which its holder can read: a random nonce, then the text's UTF-8 XORed with a keyed
-    stream (HMAC-SHA256 of the nonce and a block counter, as in counter mode). The cookie's own
-    signature keeps it from being changed; a fresh nonce makes two seals of one text unlike."""
+    cookie, which its holder can read: a random nonce, the text's UTF-8 XORed with a keyed
+    stream (HMAC-SHA256 of the nonce and a block counter, as in counter mode), and a tag (an
+    HMAC of both) so that no bit of it can be changed. Keys are derived from SECRET_KEY, one
+    for each use; a fresh nonce makes two seals of one text unlike."""
     data = text.encode()[:MAX_SEALED]
-    nonce = secrets.token_bytes(12)
-    return base64.urlsafe_b64encode(nonce + _xor(data, nonce)).decode().rstrip("=")
+    nonce = secrets.token_bytes(NONCE)
+    sealed = nonce + _xor(data, nonce)
+    return base64.urlsafe_b64encode(sealed + _tag(sealed)).decode().rstrip("=")
 
 
 def unseal(sealed: object) -> str | None:
-    """The text seal() sealed, or None for anything else."""
+    """The text seal() sealed, or None for anything else (changed, cut, sealed with another
+    key)."""
     if not isinstance(sealed, str) or len(sealed) > 2 * MAX_SEALED:
         return None
     try:
         raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
-        return _xor(raw[12:], raw[:12]).decode() if len(raw) > 12 else None
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
+        return None
+    body, tag = raw[:-TAG], raw[-TAG:]
+    if len(body) <= NONCE or not hmac.compare_digest(tag, _tag(body)):
+        return None
+    try:
+        return _xor(body[NONCE:], body[:NONCE]).decode()
+    except UnicodeDecodeError:
         return None
 
 
-MAX_SEALED = 320  # bytes: an email address has at most 254
+def _key(use: str) -> bytes:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, f"campaign seal {use}".encode(), hashlib.sha256).digest()
+
+
+def _tag(data: bytes) -> bytes:
+    return hmac.new(_key("tag"), data, hashlib.sha256).digest()[:TAG]
 
 
 def _xor(data: bytes, nonce: bytes) -> bytes:
-    key = str(current_app.config["SECRET_KEY"]).encode()
-    stream = b"".join(hmac.new(key, b"sealed:" + nonce + block.to_bytes(4), hashlib.sha256)
-                      .digest() for block in range((len(data) + 31) // 32))
+    key = _key("stream")
+    stream = b"".join(hmac.new(key, nonce + block.to_bytes(4), hashlib.sha256).digest()
+                      for block in range((len(data) + 31) // 32))
     return bytes(a ^ b for a, b in zip(data, stream, strict=False))

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
-from support import SIGNER, form_fields, submit, text_of, with_smtp
+from sqlalchemy import text as text_sql
+from support import PASSWORD, SIGNER, form_fields, submit, text_of, with_smtp
 
 from campaign import dates, outbox, ratelimit, signing, text
 from campaign.database import writing
@@ -486,3 +487,94 @@ def test_an_answer_to_a_form_is_not_kept_by_browsers(client, make_letter):
     response = sign(client, "rosa@sunrise.example.org", consent="")
     assert response.status_code == 422
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_held_cap_is_counted_through_its_partial_index(app):
+    """SQLite uses a partial index only when the query's condition is written as the index's:
+    else every held submission would read all of its letter's signatures under the lock."""
+    if db.engine.dialect.name != "sqlite":
+        plan = " ".join(db.session.execute(
+            text_sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_signature_held'"))
+            .scalars())
+        assert "WHERE held" in plan
+        return
+    statement = signing._insert_statement("sqlite", True)
+    sql = str(statement.compile(dialect=db.engine.dialect))
+    connection = db.session.connection().connection.driver_connection
+    plan = connection.execute("EXPLAIN QUERY PLAN " + sql, [None] * sql.count("?")).fetchall()
+    assert any("USING INDEX ix_signature_held" in str(row) for row in plan), plan
+
+
+def test_a_seal_that_was_changed_is_not_read_back(app):
+    from campaign import tokens
+
+    sealed = tokens.seal("a@b.org")
+    raw = bytearray(__import__("base64").urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4)))
+    raw[12] ^= ord("a") ^ ord("z")  # what would turn a@ into z@ in a bare stream cipher
+    changed = __import__("base64").urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    assert tokens.unseal(sealed) == "a@b.org"
+    assert tokens.unseal(changed) is None
+
+
+def test_a_login_without_a_remote_address_is_still_counted(app, client, organizer):
+    from campaign import accounts
+
+    for _ in range(accounts.PAIR_TRIES):
+        response = submit(client, "/login", {"email": "staff@example.org",
+                                              "password": "wrong password 1"}, "Log in",
+                          environ_base={"REMOTE_ADDR": ""})
+        assert response.status_code == 401
+    response = submit(client, "/login", {"email": "staff@example.org",
+                                          "password": "wrong password 1"}, "Log in",
+                      environ_base={"REMOTE_ADDR": ""})
+    assert "Too many failed logins" in response.get_data(as_text=True)
+
+
+def test_an_ipv6_slash_48_has_a_wider_login_limit(app, client, organizer):
+    from campaign import accounts
+
+    with writing():
+        ratelimit.hit(*[ratelimit.key("login-wide", "2001:db8:7::/48")] * accounts.WIDE_TRIES,
+                      always=True)
+    response = submit(client, "/login", {"email": "staff@example.org", "password": "x" * 12},
+                      "Log in", environ_base={"REMOTE_ADDR": "2001:db8:7:9::1"})
+    assert "Too many failed logins" in response.get_data(as_text=True)
+    other = submit(client, "/login", {"email": "staff@example.org", "password": PASSWORD},
+                   "Log in", environ_base={"REMOTE_ADDR": "2001:db8:8::1"})
+    assert other.status_code == 303
+
+
+def test_an_unknown_setting_in_the_instance_config_is_taken_as_given(tmp_path):
+    from support_apps import build_app
+
+    (tmp_path / "config.py").write_text("SESSION_COOKIE_SAMESITE = 'Strict'\n"
+                                        "SQLALCHEMY_ECHO = False\nMY_NUMBER = 3\n")
+    app = build_app(f"sqlite:///{tmp_path / 'unused.sqlite3'}", tmp_path)
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict" and app.config["MY_NUMBER"] == 3
+
+
+def test_releasing_a_thousand_held_submissions_reads_the_limits_twice(app, make_letter):
+    letter = make_letter()
+    with writing():
+        for n in range(300):
+            db.session.add(Signature(**signing.signature_values(
+                letter, signing.SignerInput(organization=f"Group {n}"),
+                email=f"g{n}@example.org", status="unconfirmed", source="web"), held=True))
+    ids = list(db.session.scalars(select(Signature.id)))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    from campaign import moderation
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with writing():
+            released, unmailed = moderation.release(letter, ids)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (released, unmailed) == (300, 0)
+    assert sum("FROM rate_event" in s for s in statements) == 2
+    assert confirm_mails() == 300

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
 from ..extensions import db
-from ..text import parse_id
+from ..text import DIGITS, parse_id
 from . import admin, auth, public
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -19,7 +19,7 @@ class IdConverter(BaseConverter):
     """`<id:name>`: a row id in an address, 1 to text.MAX_ID in ASCII digits; anything else is
     no address (404), never a number the database cannot hold."""
 
-    regex = r"[0-9]{1,10}"
+    regex = DIGITS.pattern
 
     def to_python(self, value: str) -> int:
         number = parse_id(value)

@@ -33,7 +33,7 @@ def _held_up() -> None:
     """The held submissions of a letter, found without reading its other signatures: sign()
     stops keeping them at HELD_LIMIT."""
     op.create_index("ix_signature_held", "signature", ["letter_id"],
-                    sqlite_where=sa.text("held"), postgresql_where=sa.text("held"))
+                    sqlite_where=sa.text("held = 1"), postgresql_where=sa.text("held"))
 
 
 def _held_down() -> None:
