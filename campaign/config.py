@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
@@ -140,7 +141,7 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
             f"CAMPAIGN_TIMEZONE {settings['TIMEZONE']!r} is not a known time zone"
         ) from None
 
-    settings["BASE_URL"] = str(settings["BASE_URL"]).rstrip("/")
+    settings["BASE_URL"] = _base_url(str(settings["BASE_URL"]))
     settings["MAIL_SUPPRESS_SEND"] = not settings.get("MAIL_SERVER")
     _session_settings(settings)
     # A request carries at most an imported file and its form (64 kB more).
@@ -149,6 +150,18 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
     settings.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     settings["PRODUCTION"] = production
     app.config.update(settings)
+
+
+def _base_url(raw: str) -> str:
+    """CAMPAIGN_BASE_URL as every emailed link and the cookie's Secure flag read it: an http or
+    https address with a host, its scheme and host in lower case, without a final '/'."""
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or parts.query or parts.fragment or re.search(r"[\s\x00-\x1f\x7f]", raw):
+        raise ConfigError(f"CAMPAIGN_BASE_URL must be an address such as "
+                          f"https://letters.example.org, not {raw!r}")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", "")) \
+        .rstrip("/")
 
 
 def _session_settings(settings: dict[str, Any]) -> None:

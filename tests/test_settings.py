@@ -231,3 +231,20 @@ def test_wsgi_entry_point_refuses_to_start_without_a_secret_key(instance):
                              capture_output=True, text=True, timeout=60)
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "campaign"
+
+
+@pytest.mark.parametrize("raw", [" https://letters.example.org", "javascript:alert(1)",
+                                 "https://letters.example.org\r\nX: y", "letters.example.org",
+                                 "ftp://letters.example.org", "https://", "https://a.example.org/?x=1"])
+def test_a_base_url_that_is_no_web_address_stops_the_app(instance, monkeypatch, raw):
+    monkeypatch.setenv("CAMPAIGN_BASE_URL", raw)
+    with pytest.raises(ConfigError, match="CAMPAIGN_BASE_URL must be an address"):
+        create_app()
+
+
+def test_a_base_url_in_capitals_still_makes_the_cookie_secure(instance, monkeypatch):
+    monkeypatch.setenv("CAMPAIGN_BASE_URL", "HTTPS://Letters.Example.org/")
+    config = create_app().config
+    assert config["BASE_URL"] == "https://letters.example.org"
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_NAME"] == "__Host-session"
