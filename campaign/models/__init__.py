@@ -1,0 +1,43 @@
+"""The tables, by job: letters.py (organizers and their sessions, letters, versions,
+signatures, the counts of those listed, deliveries), work.py (what the workers do and keep: the
+outbox, rate events, uploads, render jobs, imports, PDFs) and columns.py (moments in UTC).
+Everything is imported from here."""
+from .columns import UTCDateTime, utcnow
+from .letters import (
+    LETTER_STATUSES,
+    SCOPE_LABELS,
+    SCOPES,
+    SIGNATURE_STATUSES,
+    DeliveredSignature,
+    Delivery,
+    Letter,
+    LetterVersion,
+    ListedCount,
+    Organizer,
+    OrganizerSession,
+    Signature,
+    past,
+    takes_signatures,
+    text_hash,
+)
+from .work import (
+    IMPORT_STATUSES,
+    PDF_KINDS,
+    RENDER_KINDS,
+    OutboxAttachment,
+    OutboxMessage,
+    PdfFile,
+    PdfPart,
+    RateEvent,
+    RenderJob,
+    SignatureImport,
+    Upload,
+)
+
+__all__ = [
+    "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES", "SCOPE_LABELS",
+    "SIGNATURE_STATUSES", "DeliveredSignature", "Delivery", "Letter", "LetterVersion",
+    "ListedCount", "OrganizerSession", "Organizer", "OutboxAttachment", "OutboxMessage",
+    "PdfFile", "PdfPart", "RateEvent", "RenderJob", "Signature", "SignatureImport",
+    "UTCDateTime", "Upload", "past", "takes_signatures", "text_hash", "utcnow",
+]
