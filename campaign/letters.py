@@ -102,7 +102,10 @@ def table_cells(text: str) -> int:
 def clean_body(text: str) -> str:
     """A letter body as stored: Unix line endings, no blank lines around it, one final newline.
     The form (browsers send CRLF) and letter files give the same text for the same letter.
-    LetterError when it is longer than MAX_BODY or has more than MAX_BRACKETS '['."""
+    LetterError when it has no visible text, is longer than MAX_BODY, or has more than
+    MAX_BRACKETS '[' or MAX_TABLE_CELLS."""
+    if not clean_text(text):  # only control or invisible characters
+        raise LetterError("there is no letter text (only blank or invisible characters)")
     if len(text) > MAX_BODY:
         raise LetterError(f"the letter is longer than {MAX_BODY:,} characters")
     if text.count("[") > MAX_BRACKETS:
@@ -170,14 +173,12 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
     for key, value in meta.items():
         if value is not None and not isinstance(value, str | int | float):  # bool is an int
             raise LetterError(f"{name}: {key!r} must be text, not a list, mapping or binary")
-    for key in ("title", "slug"):  # visible text: not only control or invisible characters
-        if not clean_text(str(meta.get(key) or "")):
+    for key in ("title", "slug"):
+        if not meta.get(key):
             raise LetterError(f"{name}: the front matter has no {key!r}")
-    if not clean_text(match.group(2)):
-        raise LetterError(f"{name}: there is no letter text after the front matter")
     try:
         return LetterText(
-            title=_one_line(str(meta["title"]), "title"),
+            title=check_title(str(meta["title"])),
             slug=check_slug(str(meta["slug"])),
             recipient=clean_lines(str(meta.get("recipient") or "")),
             deadline=parse_deadline(meta.get("deadline"), zone),
@@ -189,10 +190,13 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
         raise LetterError(f"{name}: {exc}") from None
 
 
-def _one_line(text: str, what: str) -> str:
+def check_title(text: str) -> str:
+    """A title on one line, with a visible character, at most 300 characters."""
+    if not clean_text(text):  # only control or invisible characters
+        raise LetterError("the title needs at least one visible character")
     text = " ".join(text.split())
     if len(text) > 300:
-        raise LetterError(f"the {what} is longer than 300 characters")
+        raise LetterError("the title is longer than 300 characters")
     return text
 
 

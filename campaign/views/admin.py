@@ -45,7 +45,7 @@ from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
-from ..text import clean_text, parse_ids
+from ..text import parse_ids
 from .public import pdf_answer
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -123,11 +123,10 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     """The form's values as LetterText, or None with the problems set on the fields."""
     zone = current_app.config["TZ"]
-    if not clean_text(form.title.data):  # only control or invisible characters
-        form.title.errors = ["The title needs at least one visible character."]
-        return None
-    if not clean_text(form.body.data):
-        form.body.errors = ["The letter needs some visible text."]
+    try:
+        title = letters.check_title(form.title.data or "")
+    except LetterError as exc:
+        form.title.errors = [str(exc).capitalize() + "."]
         return None
     slug = form.slug.data or (letter.slug if letter else letters.slugify(form.title.data or ""))
     try:
@@ -146,7 +145,7 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         form.body.errors = [str(exc).capitalize() + "."]
         return None
     return LetterText(
-        title=" ".join((form.title.data or "").split()), slug=slug,
+        title=title, slug=slug,
         body=body,
         recipient=letters.clean_lines(form.recipient.data or ""), deadline=deadline,
         status=form.status.data or "draft",
