@@ -5,17 +5,23 @@ Everything is imported from here."""
 from .columns import UTCDateTime, utcnow
 from .letters import (
     LETTER_STATUSES,
+    ORGANIZATION_SCOPES,
     SCOPE_LABELS,
     SCOPES,
     SIGNATURE_STATUSES,
+    SIGNER_KINDS,
+    VERSION_KINDS,
+    AuditEntry,
     DeliveredSignature,
     Delivery,
     Letter,
+    LetterUpdate,
     LetterVersion,
     ListedCount,
     Organizer,
     OrganizerSession,
     Signature,
+    SignerLink,
     past,
     takes_signatures,
     text_hash,
@@ -35,7 +41,8 @@ from .work import (
 )
 
 __all__ = [
-    "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES", "SCOPE_LABELS",
+    "ORGANIZATION_SCOPES", "SIGNER_KINDS", "VERSION_KINDS", "AuditEntry", "LetterUpdate",
+    "SignerLink", "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES", "SCOPE_LABELS",
     "SIGNATURE_STATUSES", "DeliveredSignature", "Delivery", "Letter", "LetterVersion",
     "ListedCount", "OrganizerSession", "Organizer", "OutboxAttachment", "OutboxMessage",
     "PdfFile", "PdfPart", "RateEvent", "RenderJob", "Signature", "SignatureImport",

@@ -29,15 +29,25 @@ from .. import text as texts
 from ..extensions import Model
 from .columns import UTCDateTime, utcnow
 
-LETTER_STATUSES = ("draft", "open", "closed")
-SCOPES = ("national", "state", "local", "international")
+# collecting: signing works at the letter's address, but nothing about who signed is public
+# until it opens (by hand, or by the worker at publish_at).
+LETTER_STATUSES = ("draft", "collecting", "open", "closed")
+SIGNER_KINDS = ("organizations", "individuals", "both")  # who a letter takes signatures from
+# The groups of the list, in order; individuals come after every organization.
+ORGANIZATION_SCOPES = ("national", "state", "local", "international")
+SCOPES = (*ORGANIZATION_SCOPES, "individual")
 SCOPE_LABELS = {
     "national": "National organizations",
     "state": "State and regional organizations",
     "local": "Local organizations",
     "international": "International organizations",
+    "individual": "Individuals",
 }
-SIGNATURE_STATUSES = ("unconfirmed", "pending", "approved", "rejected")
+# withdrawn: by the signer, from their own page; kept for the record, never listed.
+SIGNATURE_STATUSES = ("unconfirmed", "pending", "approved", "rejected", "withdrawn")
+# A version of a letter's text: the first, a correction (typo, formatting: its signers are not
+# asked again) or a change (signers of earlier texts are asked to confirm the new one).
+VERSION_KINDS = ("original", "correction", "change")
 
 
 class Organizer(UserMixin, Model):
@@ -70,6 +80,7 @@ class Letter(Model):
     __tablename__ = "letter"
     __table_args__ = (
         CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
+        CheckConstraint(f"signers IN {SIGNER_KINDS}", name="signers"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,7 +116,12 @@ class Letter(Model):
         return takes_signatures(self.status, self.deadline, now)
 
     def is_public(self) -> bool:
+        """Its page answers (a collecting letter's too, at its address)."""
         return self.status != "draft"
+
+    def list_is_public(self) -> bool:
+        """Its count, list, exports and PDF are public: not while it is a draft or collecting."""
+        return self.status not in ("draft", "collecting")
 
     # The signed letter's presentation and its delivery (appended with migration 0002).
     coalition_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
@@ -116,6 +132,19 @@ class Letter(Model):
 
     delivery: Mapped[Delivery | None] = relationship(back_populates="letter",
                                                       cascade="all, delete-orphan")
+
+    # Signers, embargo, retention (appended with migration 0007).
+    signers: Mapped[str] = mapped_column(String(16), default="organizations",
+                                         server_default="organizations")
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a collecting letter opens
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last closed
+    contacts_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def takes_organizations(self) -> bool:
+        return self.signers in ("organizations", "both")
+
+    def takes_individuals(self) -> bool:
+        return self.signers in ("individuals", "both")
 
     def recipient_addresses(self) -> list[str]:
         """The delivery addresses, one per line or separated by commas, blanks dropped."""
@@ -157,6 +186,7 @@ class LetterVersion(Model):
     body: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="change", server_default="change")
 
     letter: Mapped[Letter] = relationship(back_populates="versions")
 
@@ -199,6 +229,16 @@ class Signature(Model):
     # takes its rows back. No foreign key: SQLite adds (and drops) a plain column without
     # rebuilding the table, and so keeps its triggers.
     import_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # An individual (scope "individual"): the name is `organization`, shown "for identification
+    # only" with this affiliation (appended with migration 0007, as the columns below).
+    affiliation: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # after delivery a signer can only ask to be withdrawn; the organizers see the request
+    withdraw_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # re-consent: when the signer was asked to confirm a changed text, and reminded (once)
+    reconsent_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # from updates
 
     letter: Mapped[Letter] = relationship()
     version: Mapped[LetterVersion | None] = relationship()
@@ -216,6 +256,10 @@ class Signature(Model):
     @property
     def place(self) -> str:
         return texts.place(self.city, self.region)
+
+    @property
+    def is_individual(self) -> bool:
+        return self.scope == "individual"
 
     @property
     def listed(self) -> bool:
@@ -283,3 +327,62 @@ class DeliveredSignature(Model):
         ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
     signature_id: Mapped[int] = mapped_column(
         ForeignKey("signature.id", ondelete="CASCADE"), primary_key=True)
+    # the page of the delivered PDF on which it is listed (migration 0007); None before then
+    page: Mapped[int | None] = mapped_column(Integer)
+
+
+class SignerLink(Model):
+    """A signer's personal link to their own page (correct, withdraw, confirm a changed text):
+    a long random token in the link, its SHA-256 here. A signature may have several (the one
+    shown after confirming and mailed in the receipt, one in each re-consent email)."""
+
+    __tablename__ = "signer_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signature.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    signature: Mapped[Signature] = relationship()
+
+
+class LetterUpdate(Model):
+    """A message from the organizers to a letter's signers: to those who asked to be kept
+    updated ("subscribers") or, for news about their signature, to every confirmed signer
+    ("signers"). Sent through the outbox, one email each."""
+
+    __tablename__ = "letter_update"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"),
+                                           index=True)
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(16), default="subscribers")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+    letter: Mapped[Letter] = relationship()
+
+
+class AuditEntry(Model):
+    """One change to a letter or its signatures: who (an organizer, the signer, the worker,
+    the command line), when, what, and the values before and after, written in the transaction
+    of the change (audit.py). Nothing in the app changes or deletes these rows."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_letter", "letter_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letter.id", ondelete="SET NULL"))
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(254), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300), default="")  # e.g. the signatory's name
+    detail: Mapped[str] = mapped_column(Text, default="")  # JSON: {"before": ..., "after": ...}
