@@ -18,6 +18,22 @@ from .extensions import db
 from .models import AuditEntry, Letter
 
 RECENT = 50
+HISTORY_ROWS = 500  # the newest entries the history page shows
+# What each action is called on the letter's history page.
+ACTIONS = {
+    "letter.status": "Status changed",
+    "letter.open": "Opened to the public",
+    "letter.signers": "Who can sign changed",
+    "letter.version": "New version of the text",
+    "reconsent.remind": "Signers of an earlier text reminded",
+    "signature.correct": "Details corrected by the signer",
+    "signature.withdraw": "Signature withdrawn",
+    "signature.withdraw_request": "Withdrawal asked for",
+    "signature.reconfirm": "New text confirmed by the signer",
+    "signature.unsubscribe": "Unsubscribed from updates",
+    "update.send": "Update sent to signers",
+    "contacts.erase": "Contact details erased",
+}
 
 
 def record(letter: Letter | None, action: str, subject: str = "", *, before: Any = None,
@@ -38,11 +54,31 @@ def record(letter: Letter | None, action: str, subject: str = "", *, before: Any
     return entry
 
 
-def entries(letter: Letter, limit: int = RECENT) -> list[AuditEntry]:
-    """The letter's newest entries first."""
+def entries(letter: Letter, action: str = "", limit: int = RECENT) -> list[AuditEntry]:
+    """The letter's newest entries first; only those of `action` when it is given."""
+    query = select(AuditEntry).where(AuditEntry.letter_id == letter.id)
+    if action:
+        query = query.where(AuditEntry.action == action)
     return list(db.session.scalars(
-        select(AuditEntry).where(AuditEntry.letter_id == letter.id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
+        query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
+
+
+def changes(entry: AuditEntry) -> tuple[str, str] | None:
+    """An entry's values before and after as a person reads them (text as it is, anything else
+    as JSON, nothing as ""), or None when it kept none."""
+    try:
+        detail = json.loads(entry.detail) if entry.detail else None
+    except ValueError:
+        return None
+    if not isinstance(detail, dict):
+        return None
+    return _shown(detail.get("before")), _shown(detail.get("after"))
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _organizer() -> Any:

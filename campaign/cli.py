@@ -20,7 +20,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from . import accounts, delivery, imports, letters, listing, spreadsheets, worker
+from . import (
+    accounts,
+    delivery,
+    imports,
+    letters,
+    listing,
+    reconsent,
+    retention,
+    spreadsheets,
+    worker,
+)
 from .database import reading, writing
 from .errors import AccountError, CampaignError, LetterError
 from .extensions import db
@@ -36,6 +46,8 @@ NAME_LIMIT = 200  # an organizer's name (its column)
 def init_app(app: Flask) -> None:
     for command in (init_db, create_organizer, set_password, import_letter, import_signatures,
                     run_worker, export_pdf, export_csv, check_counts, demo):
+        app.cli.add_command(command)
+    for command in (export_letter, purge_contacts):  # issue #13: embargo, retention
         app.cli.add_command(command)
 
 
@@ -145,12 +157,20 @@ def read_password() -> str:
 
 @click.command("import-letter")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--reconsent", "ask", is_flag=True,
+              help="A changed text of a signed letter is a change: its signers are emailed the "
+                   "difference and asked to confirm it (without: a correction, nobody asked).")
 @one_line_errors
-def import_letter(path: Path) -> None:
+def import_letter(path: Path, ask: bool) -> None:
     """Create or update a letter from a letter file; prints its slug."""
     text = letters.parse_file(path, current_app.config["TZ"])
     with writing():
-        slug = letters.create_or_update(text).slug
+        done = reconsent.save(letters.get_letter(text.slug), text,
+                              reconsent.CHANGE if ask else reconsent.CORRECTION)
+        slug = done.letter.slug
+    if done.version is not None and done.version.number > 1:
+        click.echo(f"Recorded version {done.version.number} ({done.version.kind}); "
+                   f"{done.asked} signer(s) asked to confirm it.", err=True)
     click.echo(slug)
 
 
@@ -211,11 +231,47 @@ def export_csv(slug: str, output: Path, private: bool) -> None:
     """Write the approved signatories as CSV."""
     with reading():
         letter = letter_by_slug(slug)
-    columns = spreadsheets.PRIVATE_FIELDS if private else spreadsheets.PUBLIC_FIELDS
+    columns = spreadsheets.PRIVATE_FIELDS if private else spreadsheets.public_fields()
     with output.open("w", encoding="utf-8", newline="") as f:
         for chunk in spreadsheets.csv_lines(listing.stream(letter, private=private), columns):
             f.write(chunk)
     click.echo(f"Wrote {output}")
+
+
+@click.command("export-letter")
+@click.argument("slug")
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path),
+              help="The file to write (standard output when not given).")
+@one_line_errors
+def export_letter(slug: str, output: Path | None) -> None:
+    """Write the letter in the letter-file format, which `import-letter` reads back to the same
+    letter."""
+    with reading():
+        text = letters.file_text(letter_by_slug(slug))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}")
+
+
+@click.command("purge-contacts")
+@one_line_errors
+def purge_contacts() -> None:
+    """Erase now the contact details (name, title, email, phone) that
+    CAMPAIGN_RETAIN_CONTACTS_DAYS says are due; the worker does it once a day."""
+    days = retention.days()
+    if days is None:
+        click.echo("CAMPAIGN_RETAIN_CONTACTS_DAYS is not set: contact details are kept; "
+                   "nothing was erased.")
+        return
+    purged = retention.purge_due()
+    if not purged.letters:
+        click.echo(f"No letter is due: contact details are erased {days} days after a letter "
+                   "is delivered or closed.")
+        return
+    click.echo(f"Erased the contact details of {purged.signatures} signature(s) of "
+               f"{purged.letters} letter(s).")
 
 
 @click.command("check-counts")

@@ -41,7 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_CHUNK_ROWS": 500,  # rows written per writing unit by a background import
     "SESSION_IDLE_MINUTES": 120,  # an organizer's session ends after this long unused
     "SESSION_MAX_HOURS": 12,  # and this long after logging in, however used
+    # days after a letter is delivered or closed when its signers' contact details are erased
+    # (retention.py); None: kept. Checked in _finish: unset is a value of its own.
+    "RETAIN_CONTACTS_DAYS": None,
 }
+OPTIONAL_DAYS = {"RETAIN_CONTACTS_DAYS": 36_500}  # a number of days or nothing, and its most
 
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False, "": False}
@@ -96,7 +100,8 @@ def _read_instance_config(path: Path) -> dict[str, Any]:
     settings = {}
     for key, value in scope.items():
         if key.isupper():
-            known = key in DEFAULTS  # others (Flask's, SQLAlchemy's) are taken as given
+            # others (Flask's, SQLAlchemy's) are taken as given; OPTIONAL_DAYS checked in _finish
+            known = key in DEFAULTS and key not in OPTIONAL_DAYS
             settings[key] = _check_type(value, DEFAULTS[key], f"{key} in {path}") if known \
                 else value
     return settings
@@ -142,6 +147,8 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
         ) from None
 
     settings["BASE_URL"] = _base_url(str(settings["BASE_URL"]))
+    for name, most in OPTIONAL_DAYS.items():
+        settings[name] = _optional_days(settings.get(name), f"{PREFIX}{name}", most)
     settings["MAIL_SUPPRESS_SEND"] = not settings.get("MAIL_SERVER")
     _session_settings(settings)
     # A request carries at most an imported file and its form (64 kB more).
@@ -150,6 +157,19 @@ def _finish(app: Flask, settings: dict[str, Any], production: bool) -> None:
     settings.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     settings["PRODUCTION"] = production
     app.config.update(settings)
+
+
+def _optional_days(value: Any, source: str, most: int) -> int | None:
+    """A number of days from 0 to `most`, given as plain digits (or a number in config.py), or
+    None when it is unset or empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise ConfigError(f"{source} must be a whole number of days from 0 to {most}, or unset, "
+                          f"not {value!r}")
+    return value
 
 
 def _base_url(raw: str) -> str:

@@ -49,32 +49,34 @@ EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - timedelta(days=1)
 LATEST = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) + timedelta(days=1)
 
 
-def parse_deadline(value: Any, zone: tzinfo) -> datetime | None:
+def parse_deadline(value: Any, zone: tzinfo, name: str = "deadline",
+                   day_time: time = time.max) -> datetime | None:
     """ISO 8601 date or date-time; without a zone it is read in `zone`; a date alone means the end
-    of that day. LetterError when it is none, or outside the years FIRST_YEAR to LAST_YEAR."""
+    of that day (`day_time`: publish_at reads it as its start). LetterError naming `name` when it
+    is none, or outside the years FIRST_YEAR to LAST_YEAR."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.combine(value, time.max)
+        moment = datetime.combine(value, day_time)
     else:
         text = str(value).strip()
         try:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                moment = datetime.combine(date.fromisoformat(text), time.max)
+                moment = datetime.combine(date.fromisoformat(text), day_time)
             else:
                 moment = datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:
             raise LetterError(
-                f"deadline {text!r} is not an ISO 8601 date (2026-06-30) or date-time"
+                f"{name} {text!r} is not an ISO 8601 date (2026-06-30) or date-time"
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return within_range(moment, str(value).strip())
+    return within_range(moment, str(value).strip(), name)
 
 
-def within_range(moment: datetime, typed: str) -> datetime:
+def within_range(moment: datetime, typed: str, name: str = "deadline") -> datetime:
     """`moment` if its year is one a person may mean (its UTC instant comes within a day of that
     range), else LetterError saying so; never OverflowError, whatever the calendar's ends."""
     try:
@@ -84,8 +86,15 @@ def within_range(moment: datetime, typed: str) -> datetime:
     if instant is None or not EARLIEST <= instant <= LATEST or \
             not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise LetterError(
-            f"deadline {typed!r} is not between the years {FIRST_YEAR} and {LAST_YEAR}")
+            f"{name} {typed!r} is not between the years {FIRST_YEAR} and {LAST_YEAR}")
     return moment
+
+
+def moment_text(moment: datetime | None) -> str:
+    """A moment as the form shows it and parse_deadline reads it back, in the campaign's zone."""
+    if moment is None:
+        return ""
+    return local(moment).strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
 
 
 def deadline_text(deadline: datetime | None) -> str:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import listing, outbox, pdf, renders, spreadsheets, uploads
+from . import letters, listing, outbox, pdf, renders, spreadsheets, uploads
 from .dates import local
 from .errors import (
     AlreadyDelivered,
@@ -50,10 +51,12 @@ class Summary:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The list as it was read for delivery, and the PDF rendered of it."""
+    """The list as it was read for delivery, the PDF rendered of it, and the page of the PDF
+    each signatory is listed on, by id (pdf/pages.py; one not found is not in it)."""
 
     rows: list[Listed]
     pdf: bytes
+    pages: Mapping[int, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ settings
@@ -116,7 +119,7 @@ def request(letter: Letter, organizer_id: int | None, notify_signatories: bool) 
     be delivered, if it cannot."""
     _lock_undelivered(letter)
     _check(letter, listing.count(letter))
-    letter.status = "closed"
+    letters.set_status(letter, "closed")  # CAMPAIGN_RETAIN_CONTACTS_DAYS counts from here
     renders.request_delivery(letter, organizer_id, notify_signatories)
 
 
@@ -183,7 +186,8 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
     except IntegrityError:
         raise AlreadyDelivered("This letter has already been delivered.") from None
     db.session.execute(insert(DeliveredSignature), [
-        {"delivery_id": record.id, "signature_id": row.id} for row in rows])
+        {"delivery_id": record.id, "signature_id": row.id, "page": prepared.pages.get(row.id)}
+        for row in rows])
     if letter.deliver_by_email:
         attachment = (f"{letter.slug}.pdf", "application/pdf", prepared.pdf)
         for address in letter.recipient_addresses():

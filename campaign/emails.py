@@ -9,10 +9,11 @@ from typing import Any
 
 from flask import current_app, render_template
 
+from . import differences, markup
 from .extensions import db
 from .links import external_url
-from .models import Delivery, Signature
-from .tokens import make_token
+from .models import Delivery, Letter, LetterUpdate, LetterVersion, Signature
+from .tokens import make_token, unsubscribe_token
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def confirm(signature: int, again: bool = False) -> Written:
     found = _signature(signature)
     letter = found.letter
     return _written("confirm", f"Confirm your signature: {letter.title}",
-                    letter=letter, again=again,
+                    letter=letter, again=again, individual=found.is_individual,
                     days=current_app.config["TOKEN_MAX_AGE_DAYS"],
                     confirm_url=external_url("public.confirm", token=make_token(found)))
 
@@ -72,6 +73,16 @@ def already_signed(signature: int) -> Written:
     letter = found.letter
     return _written("already_signed", f"You have already signed: {letter.title}",
                     signature=found, letter=letter,
+                    letter_url=external_url("public.letter", slug=letter.slug))
+
+
+def receipt(signature: int, token: str) -> Written:
+    """After confirming: what was confirmed, and the signer's personal link to their own page
+    (the token travels in the outbox row's params, taken out once sent: outbox.TOKEN)."""
+    found = _signature(signature)
+    letter = found.letter
+    return _written("receipt", f"Your signature: {letter.title}", signature=found, letter=letter,
+                    manage_url=external_url("signer.page", token=token),
                     letter_url=external_url("public.letter", slug=letter.slug))
 
 
@@ -92,9 +103,65 @@ def delivered(signature: int, delivery: int) -> Written:
                     pdf_url=external_url("public.letter_pdf", slug=letter.slug))
 
 
+def update(update: int, signature: int) -> Written:
+    """An organizers' update to a signer (LetterUpdate), with its unsubscribe link."""
+    record = db.session.get(LetterUpdate, update)
+    if record is None:
+        raise Unwritable(f"update {update} no longer exists")
+    _signature(signature)
+    return update_written(record.letter, record.subject, record.body, record.audience,
+                          unsubscribe_url(signature))
+
+
+def update_written(letter: Letter, subject: str, body: str, audience: str,
+                   unsubscribe: str) -> Written:
+    """An update as its recipients read it; the organizers' preview shows the same."""
+    return _written("update", subject, letter=letter, body=body,
+                    body_html=markup.markdown_to_html(body), audience=audience,
+                    letter_url=external_url("public.letter", slug=letter.slug),
+                    unsubscribe_url=unsubscribe)
+
+
+def unsubscribe_url(signature_id: int) -> str:
+    return external_url("unsubscribe.page", token=unsubscribe_token(signature_id))
+
+
+def headers(kind: str, params: dict[str, Any]) -> dict[str, str]:
+    """The headers a message carries besides its subject, sender and recipient, made from what
+    it is about (so that a retried message, kept as it was written, has them too): an update
+    can be unsubscribed from in one click by the mail program (RFC 2369 and RFC 8058)."""
+    if kind == "update" and isinstance(params.get("signature"), int):
+        return {"List-Unsubscribe": f"<{unsubscribe_url(params['signature'])}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    return {}
+
+
+def reconsent(signature: int, version: int, token: str, agreed: int | None = None,
+              reminder: bool = False) -> Written:
+    """To a signer of an earlier text (version `agreed`): the letter's text changed (to
+    `version`); what changed, and their personal link to the page that asks them to confirm it
+    (the token is taken out of the params once sent: outbox.TOKEN)."""
+    found = _signature(signature)
+    changed = db.session.get(LetterVersion, version)
+    if changed is None:
+        raise Unwritable(f"version {version} no longer exists")
+    letter = found.letter
+    before = differences.agreed_version(letter, agreed, changed)
+    # to the text as it is now: the change, and any correction made to it since
+    hunks = differences.version_difference(before, letter.current_version or changed)
+    subject = ("Reminder: please confirm the new text" if reminder
+               else "The letter you signed has changed") + f": {letter.title}"
+    return _written("reconsent", subject, signature=found, letter=letter, version=changed,
+                    before=before, hunks=hunks, diff_text=differences.as_text(hunks),
+                    reminder=reminder, confirm_url=external_url("reconsent.page", token=token))
+
+
 KINDS: dict[str, Callable[..., Written]] = {
     "confirm": confirm,
     "already-signed": already_signed,
+    "receipt": receipt,
     "final-pdf": final_pdf,
     "delivered": delivered,
+    "update": update,
+    "reconsent": reconsent,
 }

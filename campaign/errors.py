@@ -29,6 +29,11 @@ class LetterNotOpen(SigningError):
     """The letter takes no signatures (a draft, closed, or past its deadline)."""
 
 
+class SignerKindRefused(LetterNotOpen):
+    """The letter takes no signatures from this kind of signer: an individual on a letter for
+    organizations only, or an organization on one for individuals only."""
+
+
 class BadToken(SigningError):
     """A confirmation link that cannot be used: expired, cut off or changed."""
 
@@ -78,3 +83,15 @@ class PdfUnavailable(CampaignError):
 
 class UploadRejected(CampaignError, ValueError):
     """An uploaded file is not an image the PDF can use."""
+
+
+# ------------------------------------------------------------------ updates to signers
+
+
+class UpdateError(CampaignError, ValueError):
+    """An update to signers that cannot be sent as written; `field` names the form field the
+    message belongs at (None: the form as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

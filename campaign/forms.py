@@ -16,6 +16,7 @@ from wtforms import (
     Field,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -38,6 +39,12 @@ from .errors import SigningError
 from .models import LETTER_STATUSES
 from .text import SLUG_RE, Address, normalize_email
 
+SIGNER_CHOICES = [
+    SelectChoice("organizations", "Organizations"),
+    SelectChoice("individuals", "Individuals"),
+    SelectChoice("both", "Both organizations and individuals"),
+]
+# The organization form's scopes: never "individual", which only the individual form gives.
 SCOPE_CHOICES = [
     SelectChoice("national", "National"),
     SelectChoice("state", "State or regional"),
@@ -156,6 +163,9 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
+STATUS_LABELS = {"collecting": "Collecting (private until launch)"}
+
+
 class LetterForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=300)], filters=STRIP)
     slug = StringField(
@@ -174,11 +184,28 @@ class LetterForm(FlaskForm):
                     "2026-06-30 17:00. Empty for none.",
     )
     status = SelectField("Status",
-                         choices=[SelectChoice(s, s.capitalize()) for s in LETTER_STATUSES])
+                         choices=[SelectChoice(s, STATUS_LABELS.get(s, s.capitalize()))
+                                  for s in LETTER_STATUSES])
+    publish_at = StringField(
+        "Opens to the public at", validators=[Optional(), Length(max=40)], filters=STRIP,
+        description="For a collecting letter: when its count and list become public by "
+                    "themselves, e.g. 2026-06-01 09:00. Empty: when you open it by hand.",
+    )
     language = StringField("Language", default="en", validators=[DataRequired(), Length(max=16)],
                            filters=STRIP)
+    signers = SelectField("Who can sign", choices=SIGNER_CHOICES, default="organizations",
+                          description="Individuals sign with their name; an affiliation they "
+                                      "give is listed for identification only.")
     require_approval = BooleanField("Approve signatories before they are listed", default=True)
     show_contact_names = BooleanField("Show contact names on the public list")
+    # Asked only of a letter that has signatures, and needed only when its text changes: does
+    # the new text ask its signers again (reconsent.py)?
+    text_change = RadioField(
+        "This new text is", validators=[Optional()],
+        choices=[SelectChoice("correction",
+                              "A correction: typos or formatting; signers are not asked again"),
+                 SelectChoice("change", "A change: signers are emailed the difference and asked "
+                                        "to confirm the new text")])
     preview = SubmitField("Preview")
     submit = SubmitField("Save letter")
 
@@ -225,7 +252,34 @@ class SignForm(FlaskForm):
     submit = SubmitField("Sign the letter")
 
 
-def caught_by_trap(form: SignForm, sent: Any) -> bool:
+class IndividualSignForm(FlaskForm):
+    """The sign form of a person signing for themselves (a letter whose `signers` take
+    individuals). The fields it shares with SignForm are SignForm's own: the same labels and
+    checks, and the same spam traps."""
+
+    name = StringField("Your name", validators=[DataRequired(), Length(max=300)],
+                       filters=VISIBLE, description="Listed publicly as you write it.")
+    title = StringField("Your title or role (optional)", validators=[Optional(), Length(max=200)],
+                        filters=STRIP, description="Shown with your name, e.g. Professor.")
+    affiliation = StringField(
+        "Affiliation (optional)", validators=[Optional(), Length(max=300)], filters=VISIBLE,
+        description="An organization, school or employer, shown with your name for "
+                    "identification only: it does not sign.")
+    email = SignForm.email
+    city = SignForm.city
+    region = SignForm.region
+    country = SignForm.country
+    consent = BooleanField(
+        "I agree to be listed publicly as a signatory, with my title and affiliation",
+        validators=[InputRequired(message="Please agree to be listed.")],
+    )
+    keep_updated = SignForm.keep_updated
+    leave_empty = SignForm.leave_empty
+    comment = SignForm.comment
+    submit = SignForm.submit
+
+
+def caught_by_trap(form: SignForm | IndividualSignForm, sent: Any) -> bool:
     """True when a sign form `sent` (the request's form data) fell into a spam trap: the hidden
     field left out or filled in, or the unseen text field filled in."""
     return "leave_empty" not in sent or bool(form.leave_empty.data) or bool(form.comment.data)
@@ -280,3 +334,45 @@ class DeliverForm(FlaskForm):
     confirm = BooleanField("I have checked the PDF: close the letter and deliver it",
                            validators=[DataRequired("Tick this box to confirm.")])
     submit = SubmitField("Close and deliver")
+
+
+class DetailsForm(FlaskForm):
+    """An organization's signer correcting their details on their own page: the sign form's
+    fields and checks, but for the email (a signature is its confirmed address)."""
+
+    organization = SignForm.organization
+    contact_name = SignForm.contact_name
+    contact_title = SignForm.contact_title
+    phone = SignForm.phone
+    website = SignForm.website
+    city = SignForm.city
+    region = SignForm.region
+    country = SignForm.country
+    scope = SignForm.scope
+    submit = SubmitField("Save changes")
+
+
+class IndividualDetailsForm(FlaskForm):
+    """A person signing for themselves correcting their details: the individual sign form's
+    fields and checks, but for the email."""
+
+    organization = IndividualSignForm.name
+    contact_title = IndividualSignForm.title
+    affiliation = IndividualSignForm.affiliation
+    city = SignForm.city
+    region = SignForm.region
+    country = SignForm.country
+    submit = DetailsForm.submit
+
+
+class UpdateForm(FlaskForm):
+    """An update to a letter's signers; the view puts each audience's count in its label."""
+
+    audience = RadioField("Who gets it", default="subscribers",
+                          choices=[SelectChoice("subscribers",
+                                                "Signers who asked to be kept updated"),
+                                   SelectChoice("signers", "Every confirmed signer")])
+    subject = StringField("Subject", validators=[Length(max=1000)], filters=STRIP)
+    body = TextAreaField("Update (Markdown)", validators=[Length(max=100_000)])
+    preview = SubmitField("Preview")
+    send = SubmitField("Send")

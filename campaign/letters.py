@@ -5,23 +5,26 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from pathlib import Path
 
 import yaml
 from sqlalchemy import bindparam, select
+from sqlalchemy import update as update_rows  # this module has an update() of its own
 from sqlalchemy.exc import IntegrityError
 
-from . import renders
-from .dates import parse_deadline
+from . import audit, renders
+from .database import changed
+from .dates import local, parse_deadline
 from .errors import LetterError, SlugTaken
 from .extensions import db
 from .markup import markdown_to_html
-from .models import LETTER_STATUSES, Letter, LetterVersion
+from .models import LETTER_STATUSES, SIGNER_KINDS, Letter, LetterVersion, utcnow
 from .text import SLUG_RE, clean_text, storable
 
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language"}
+KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language", "publish_at",
+              "signers"}
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -47,6 +50,8 @@ class LetterText:
     deadline: datetime | None = None
     status: str = "draft"
     language: str = "en"
+    publish_at: datetime | None = None  # a collecting letter opens by itself then
+    signers: str = "organizations"  # who may sign: organizations, individuals or both
     body_html: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +74,25 @@ def check_status(status: str) -> str:
     if status not in LETTER_STATUSES:
         raise LetterError(f"status must be one of {', '.join(LETTER_STATUSES)}, not {status!r}")
     return status
+
+
+def check_signers(signers: str) -> str:
+    """Who may sign a letter: one of SIGNER_KINDS."""
+    signers = signers.strip()
+    if signers not in SIGNER_KINDS:
+        raise LetterError(f"signers must be one of {', '.join(SIGNER_KINDS)}, not {signers!r}")
+    return signers
+
+
+def check_publish_at(value: object, status: str, zone: tzinfo) -> datetime | None:
+    """When a collecting letter opens by itself: an ISO 8601 date-time (a date alone is the
+    start of that day), read as a deadline is. Refused on a letter of another status, where it
+    would do nothing and a reader would think it does."""
+    moment = parse_deadline(value, zone, name="publish_at", day_time=time.min)
+    if moment is not None and status != "collecting":
+        raise LetterError(f"publish_at is only for a collecting letter (this one is {status!r}): "
+                          "remove it, or make the status collecting")
+    return moment
 
 
 # Bounds of a body: its length (the form's), and its '[' (the Markdown parser's work grows with
@@ -183,7 +207,10 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
             recipient=clean_lines(str(meta.get("recipient") or "")),
             deadline=parse_deadline(meta.get("deadline"), zone),
             status=check_status(str(meta.get("status") or "draft")),
+            publish_at=check_publish_at(meta.get("publish_at"),
+                                        str(meta.get("status") or "draft"), zone),
             language=check_language(str(meta.get("language") or "en")),
+            signers=check_signers(str(meta.get("signers") or "organizations")),
             body=clean_body(match.group(2)),
         )
     except LetterError as exc:
@@ -211,6 +238,41 @@ def letter_files(folder: Path) -> list[Path]:
     """The letter files of a folder: every *.md that opens with front matter."""
     return sorted(p for p in folder.glob("*.md")
                   if p.read_bytes().removeprefix(b"\xef\xbb\xbf").startswith(b"---"))
+
+
+class _FrontMatterDumper(yaml.SafeDumper):
+    """YAML's safe dumper, writing a text of several lines (the addressee) as a `|` block."""
+
+
+def _text_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_FrontMatterDumper.add_representer(str, _text_block)
+
+
+def front_matter(letter: Letter) -> dict[str, str]:
+    """The front matter of the letter's file: every key parse_text reads, in the documented
+    order; moments in ISO 8601 with their offset in the campaign's time zone."""
+    meta = {"title": letter.title, "slug": letter.slug}
+    if letter.recipient:
+        meta["recipient"] = letter.recipient
+    if letter.deadline is not None:
+        meta["deadline"] = local(letter.deadline).isoformat()
+    meta["status"] = letter.status
+    meta["language"] = letter.language
+    meta["signers"] = letter.signers
+    if letter.status == "collecting" and letter.publish_at is not None:
+        meta["publish_at"] = local(letter.publish_at).isoformat()
+    return meta
+
+
+def file_text(letter: Letter) -> str:
+    """The letter as a letter file, which parse_text reads back to the same letter."""
+    front = yaml.dump(front_matter(letter), Dumper=_FrontMatterDumper, allow_unicode=True,
+                      sort_keys=False, width=10_000)
+    return f"---\n{front}---\n{letter.body}"
 
 
 # ------------------------------------------------------------------ rows
@@ -244,6 +306,45 @@ def all_letters() -> list[Letter]:
     return list(db.session.scalars(select(Letter).order_by(Letter.updated_at.desc())))
 
 
+def set_status(letter: Letter, status: str, now: datetime | None = None) -> None:
+    """Change the letter's status (audited; in the caller's writing unit); a letter that closes
+    keeps when (CAMPAIGN_RETAIN_CONTACTS_DAYS counts from then), one that opens again forgets
+    it."""
+    if letter.id is not None and letter.status != status:  # not a new letter's first
+        audit.record(letter, "letter.status", letter.title, before=letter.status, after=status)
+    if status == "closed":
+        if letter.status != "closed" or letter.closed_at is None:
+            letter.closed_at = now or utcnow()
+    else:
+        letter.closed_at = None
+    letter.status = status
+
+
+def open_to_public(letter: Letter, actor: str | None = None, now: datetime | None = None) -> bool:
+    """Open a collecting letter (in the caller's writing unit): from now on its count, list,
+    exports and PDF are public. False when it was not collecting (opened meanwhile by another
+    organizer or the worker): a conditional UPDATE, so that it opens, and is audited, once."""
+    when = now or utcnow()
+    before = {"status": "collecting", "publish_at": letter.publish_at}
+    result = db.session.execute(
+        update_rows(Letter).where(Letter.id == letter.id, Letter.status == "collecting")
+        .values(status="open", publish_at=None, updated_at=when)  # its pages' keys change
+        .execution_options(synchronize_session=False))
+    if not changed(result):
+        return False
+    db.session.refresh(letter)
+    audit.record(letter, "letter.open", letter.title, before=before,
+                 after={"status": "open"}, actor=actor)
+    return True
+
+
+def due_to_open(now: datetime | None = None) -> list[int]:
+    """The collecting letters whose publish_at has come: the worker opens them."""
+    return list(db.session.scalars(
+        select(Letter.id).where(Letter.status == "collecting", Letter.publish_at.is_not(None),
+                                Letter.publish_at <= (now or utcnow()))))
+
+
 def create(text: LetterText) -> Letter:
     """A new letter from checked text; SlugTaken if its address is another letter's."""
     if get_letter(text.slug) is not None:
@@ -262,16 +363,17 @@ def create(text: LetterText) -> Letter:
     return letter
 
 
-def update(letter: Letter, text: LetterText) -> Letter:
-    """Change a letter to checked text; record a version if its public text changed. SlugTaken if
-    it moves to another letter's address."""
+def update(letter: Letter, text: LetterText, kind: str = "change") -> Letter:
+    """Change a letter to checked text; record a version of `kind` ("correction" or "change",
+    see record_version) if its public text changed. SlugTaken if it moves to another letter's
+    address."""
     if text.slug != letter.slug:
         taken = get_letter(text.slug)
         if taken is not None and taken is not letter:
             raise SlugTaken(f"The address {text.slug!r} is taken by another letter.")
         letter.slug = text.slug
     _fill(letter, text)
-    record_version(letter)
+    record_version(letter, kind)
     _want_pdf(letter)
     db.session.flush()
     return letter
@@ -284,10 +386,11 @@ def _want_pdf(letter: Letter) -> None:
     renders.want(letter)
 
 
-def create_or_update(text: LetterText) -> Letter:
-    """The letter with this text's slug, changed to it, or a new one (a letter file imported)."""
+def create_or_update(text: LetterText, kind: str = "change") -> Letter:
+    """The letter with this text's slug, changed to it (a version of `kind` if its text changed),
+    or a new one (a letter file imported)."""
     letter = get_letter(text.slug)
-    return create(text) if letter is None else update(letter, text)
+    return create(text) if letter is None else update(letter, text, kind)
 
 
 def _fill(letter: Letter, text: LetterText) -> None:
@@ -296,13 +399,21 @@ def _fill(letter: Letter, text: LetterText) -> None:
     letter.body = storable(text.body)
     letter.body_html = storable(text.body_html)
     letter.deadline = text.deadline
-    letter.status = text.status
+    set_status(letter, text.status)
+    letter.publish_at = text.publish_at if text.status == "collecting" else None
     letter.language = text.language
+    if letter.id is not None and letter.signers != text.signers:  # not a new letter's first
+        audit.record(letter, "letter.signers", letter.title, before=letter.signers,
+                     after=text.signers)
+    letter.signers = text.signers
 
 
-def record_version(letter: Letter) -> LetterVersion | None:
+def record_version(letter: Letter, kind: str = "change") -> LetterVersion | None:
     """Keep the public text as a numbered version: drafts have none; an open or closed letter whose
-    text differs from its latest version gets the next number."""
+    text differs from its latest version gets the next number. The first is the "original"; a
+    later one is a "correction" (its signers agreed to it as it was: nobody is asked again) or a
+    "change" (signers of earlier versions have not agreed to it: reconsent.py). A change is the
+    safe default: nobody is listed under a text they did not see without saying so."""
     if letter.status == "draft":
         return None
     digest = letter.content_hash()
@@ -315,6 +426,7 @@ def record_version(letter: Letter) -> LetterVersion | None:
         recipient=letter.recipient,
         body=letter.body,
         content_hash=digest,
+        kind=kind if current else "original",
     )
     letter.versions.append(version)
     return version

@@ -10,6 +10,12 @@ table (migration 0004): whatever changes a signature (an approval, a rejection, 
 deletion; from a page, a command or another host) changes its count in the same transaction. So
 a page reads a handful of rows instead of counting the list, and the counts also say which
 scopes a page spans, so that it reads one range of the listing index per scope.
+
+A letter whose text changed after some signed it (a version of kind "change", see reconsent.py)
+lists those who have not agreed to the current text after everyone else, scope by scope, until
+they confirm it (Split): each row then says which version it agreed to. A page of such a list
+also counts, once, those listed who agreed to an earlier text (earlier_counts), so that it still
+reads ranges rather than sorting the list.
 """
 from __future__ import annotations
 
@@ -17,20 +23,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, union_all
 
 from . import text
 from .extensions import db
-from .models import SCOPES, Letter, ListedCount, Signature, takes_signatures
+from .models import SCOPES, Letter, LetterVersion, ListedCount, Signature, takes_signatures
 from .text import SLUG_RE
 
 SEARCH_COUNT_LIMIT = 1000  # a search counts its matches up to this many, then says "more than"
 
 
 class Listed(NamedTuple):
-    """A listed signatory as every output shows it. The contact fields after `contact_name` are
-    read only for the organizers' private export (`rows(private=True)`); elsewhere they are
-    empty."""
+    """A listed signatory as every output shows it. The contact fields from `contact_title` to
+    `website` are read only for the organizers' private export (`rows(private=True)`); elsewhere
+    they are empty. An individual (scope "individual") is listed by name (`shown_name`) with
+    their `title` and `affiliation`, both public; an organization has neither."""
 
     id: int
     shown_name: str
@@ -43,16 +50,63 @@ class Listed(NamedTuple):
     email: str = ""
     phone: str = ""
     website: str = ""
+    affiliation: str = ""
+    title: str = ""
+    keep_updated: str = ""  # "yes" or "no" in the private export, as the two below
+    unsubscribed: str = ""  # from the letter's updates, with an update's link
+    # Read only for a letter whose text changed after it was signed (Split): the number of the
+    # version this signatory agreed to (0: before the letter had any), and whether that text is
+    # earlier than the one now asking for consent. Elsewhere None and False.
+    signed_version: int | None = None
+    earlier: bool = False
+
+    @property
+    def version(self) -> str:
+        """The version agreed to, as the CSV export writes it ("" where not read)."""
+        return "" if self.signed_version is None else str(self.signed_version)
+
+    @property
+    def current_text(self) -> str:
+        """Whether it agreed to the current text, as the CSV export writes it."""
+        return "no" if self.earlier else "yes"
 
     @property
     def place(self) -> str:
         return text.place(self.city, self.region)
 
+    @property
+    def kind(self) -> str:
+        """"individual" or "organization", as the exports name them."""
+        return INDIVIDUAL if self.scope == INDIVIDUAL else "organization"
 
+    @property
+    def identification(self) -> str:
+        """An individual's title and affiliation as listed ("Professor, Sample College*"): the
+        star refers to the note under the group's heading that affiliations are for
+        identification only. "" for an organization."""
+        affiliation = f"{self.affiliation}*" if self.affiliation else ""
+        return ", ".join(part for part in (self.title, affiliation) if part)
+
+    @property
+    def contact(self) -> str:
+        """The contact person shown beside the name where the letter shows contacts: an
+        organization's; none for an individual, whose name it is."""
+        return "" if self.scope == INDIVIDUAL else self.contact_name
+
+
+INDIVIDUAL = "individual"  # the scope of a person signing for themselves, listed last
+# An individual's title is public (it identifies them); an organization's contact's is not.
+PUBLIC_TITLE = case((Signature.scope == INDIVIDUAL, Signature.contact_title), else_="")
 PUBLIC_COLUMNS = (Signature.id, Signature.shown_name, Signature.city, Signature.region,
-                  Signature.country, Signature.scope, Signature.contact_name)
+                  Signature.country, Signature.scope, Signature.contact_name,
+                  Signature.affiliation, PUBLIC_TITLE)
 PRIVATE_COLUMNS = (*PUBLIC_COLUMNS, Signature.contact_title, Signature.email, Signature.phone,
-                   Signature.website)
+                   Signature.website, case((Signature.keep_updated, "yes"), else_="no"),
+                   case((Signature.unsubscribed_at.is_not(None), "yes"), else_="no"))
+# The Listed field each column of PRIVATE_COLUMNS (and so of PUBLIC_COLUMNS) fills.
+COLUMN_FIELDS = ("id", "shown_name", "city", "region", "country", "scope", "contact_name",
+                 "affiliation", "title", "contact_title", "email", "phone", "website",
+                 "keep_updated", "unsubscribed")
 SCOPE_ORDER = case({scope: i for i, scope in enumerate(SCOPES)}, value=Signature.scope, else_=9)
 ORDER = (SCOPE_ORDER, Signature.sort_key, Signature.id)
 
@@ -82,7 +136,9 @@ def _contains(pattern: str) -> str:
 
 def _listed(row: Any) -> Listed:
     """A row of PUBLIC_COLUMNS or PRIVATE_COLUMNS; an email left out (None) reads as ""."""
-    return Listed(row[0], *(value or "" for value in row[1:]))
+    values: dict[str, Any] = {field: value or "" for field, value in
+                              zip(COLUMN_FIELDS[1:], row[1:len(COLUMN_FIELDS)], strict=False)}
+    return Listed(row[0], **values)
 
 
 # ------------------------------------------------------------------ counts
@@ -99,6 +155,35 @@ class ListState(NamedTuple):
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def individuals(self) -> int:
+        return self.counts.get(INDIVIDUAL, 0)
+
+    @property
+    def organizations(self) -> int:
+        return self.total - self.individuals
+
+
+def tally(organizations: int, individuals: int, signers: str | None = "organizations"
+          ) -> list[tuple[int, str]]:
+    """A count as pages and the PDF write it, in parts: [(3, "organizations"), (1,
+    "individual")]. A letter says the kinds it takes (both, even at 0), and a kind it no longer
+    takes only while some of that kind are listed. A letter not yet saved (None) takes
+    organizations, as its column's default says."""
+    signers = signers or "organizations"
+    parts = []
+    if signers != "individuals" or organizations:
+        parts.append((organizations, "organization" if organizations == 1 else "organizations"))
+    if signers != "organizations" or individuals:
+        parts.append((individuals, "individual" if individuals == 1 else "individuals"))
+    return parts
+
+
+def tally_text(organizations: int, individuals: int, signers: str | None = "organizations"
+               ) -> str:
+    """A count in words: "3 organizations and 1 individual"."""
+    return " and ".join(f"{n} {noun}" for n, noun in tally(organizations, individuals, signers))
+
 
 class Stamp(NamedTuple):
     """What a public page needs to know of its letter before it can answer from what it kept."""
@@ -110,6 +195,10 @@ class Stamp(NamedTuple):
 
     def accepts_signatures(self) -> bool:
         return takes_signatures(self.status, self.deadline)
+
+    def list_is_public(self) -> bool:
+        """As Letter.list_is_public: not while the letter is collecting."""
+        return self.status != "collecting"
 
 
 # The letter and its kept counts in one query: a public page that kept its answer needs no more.
@@ -202,6 +291,90 @@ def repair_counts() -> int:
     return len(wrong)
 
 
+# ------------------------------------------------------------------ texts agreed to
+
+
+class Split(NamedTuple):
+    """A letter whose text changed (its latest version of kind "change") after it was first
+    signed: a signature on an earlier version, or on none, has not agreed to the current text,
+    and is listed after the others, under a heading that says so, until its signer confirms the
+    new text (reconsent.confirm). `numbers` gives each version's number by its id."""
+
+    version_id: int
+    number: int
+    created_at: datetime
+    numbers: dict[int, int]
+
+    def earlier(self) -> ColumnElement[bool]:
+        """The predicate of a signature that has not agreed to the current text."""
+        return or_(Signature.version_id.is_(None), Signature.version_id < self.version_id)
+
+    def current(self) -> ColumnElement[bool]:
+        return and_(Signature.version_id.is_not(None), Signature.version_id >= self.version_id)
+
+    def is_earlier(self, version_id: int | None) -> bool:
+        return version_id is None or version_id < self.version_id
+
+
+VERSIONS = (select(LetterVersion.id, LetterVersion.number, LetterVersion.kind,
+                   LetterVersion.created_at)
+            .where(LetterVersion.letter_id == bindparam("letter_id"))
+            .order_by(LetterVersion.number))
+
+
+def split_of(letter: Letter) -> Split | None:
+    """The letter's split, or None when its text never changed after the original (it lists
+    exactly as it did before texts could change): one query of its few versions."""
+    versions = db.session.execute(VERSIONS, {"letter_id": letter.id}).all()
+    changes = [v for v in versions if v.kind == "change"]
+    if not changes:
+        return None
+    last = changes[-1]
+    return Split(last.id, last.number, last.created_at, {v.id: v.number for v in versions})
+
+
+def earlier_counts(letter: Letter, split: Split) -> dict[str, int]:
+    """How many listed signatories of each scope agreed to an earlier text, in listing order
+    (empty scopes left out): one count along the listing index, made when a page of the list
+    is made (a kept page is not made again until the list changes, pagecache.py)."""
+    found = {scope: n for scope, n in db.session.execute(
+        select(Signature.scope, func.count()).where(*where_listed(letter), split.earlier())
+        .group_by(Signature.scope))}
+    return {scope: int(found[scope]) for scope in SCOPES if found.get(scope)}
+
+
+def _marks(split: Split | None) -> tuple[Any, ...]:
+    """The columns a split letter's rows read after the others: the version agreed to."""
+    return () if split is None else (Signature.version_id,)
+
+
+def _order(split: Split | None) -> tuple[Any, ...]:
+    """The list's order: a split letter's earlier signatories after all the others."""
+    return ORDER if split is None else (case((split.earlier(), 1), else_=0), *ORDER)
+
+
+def _marked(row: Any, split: Split | None) -> Listed:
+    """A row of the list's columns, and of _marks(split) after them."""
+    if split is None:
+        return _listed(row)
+    version_id = row[-1]
+    return _listed(row[:-1])._replace(signed_version=split.numbers.get(version_id, 0),
+                                      earlier=split.is_earlier(version_id))
+
+
+def _ranges(letter: Letter, counts: dict[str, int],
+            split: Split | None) -> Sequence[tuple[str, ColumnElement[bool] | None, int]]:
+    """The list as consecutive ranges of the listing index: (scope, a predicate or None, how
+    many); one per scope, or for a split letter, its current signatories' scopes, then its
+    earlier ones'."""
+    if split is None:
+        return [(scope, None, listed) for scope, listed in counts.items()]
+    earlier = earlier_counts(letter, split)
+    return ([(scope, split.current(), max(listed - earlier.get(scope, 0), 0))
+             for scope, listed in counts.items()]
+            + [(scope, split.earlier(), listed) for scope, listed in earlier.items()])
+
+
 # ------------------------------------------------------------------ rows
 
 
@@ -211,22 +384,26 @@ def page(letter: Letter, search: str = "", offset: int = 0, limit: int = 200,
     `search`, if given), in order.
 
     Without a search, the kept counts (`counts`, read now if not given) say which scopes the
-    page spans: one query reads each as a range of the listing index (UNION ALL where it spans
-    several), so no query sorts the list."""
+    page spans (with a split letter's earlier signatories counted apart): one query reads each
+    as a range of the listing index (UNION ALL where it spans several), so no query sorts the
+    list."""
+    split = split_of(letter)
+    marks = _marks(split)
     if search:
-        return [_listed(row) for row in db.session.execute(
-            select(*PUBLIC_COLUMNS).where(*_matching(letter, search)).order_by(*ORDER)
-            .offset(offset).limit(limit))]
+        return [_marked(row, split) for row in db.session.execute(
+            select(*PUBLIC_COLUMNS, *marks).where(*_matching(letter, search))
+            .order_by(*_order(split)).offset(offset).limit(limit))]
     parts = []
     start = wanted = 0
     counts = scope_counts(letter) if counts is None else counts
-    for position, (scope, listed) in enumerate(counts.items()):
+    for position, (scope, side, listed) in enumerate(_ranges(letter, counts, split)):
         skip = max(offset - start, 0)
         take = min(limit - wanted, listed - skip)
         if take > 0:
-            parts.append(select(*PUBLIC_COLUMNS, Signature.sort_key,
+            where = [*where_listed(letter), Signature.scope == scope]
+            parts.append(select(*PUBLIC_COLUMNS, *marks, Signature.sort_key,
                                 literal(position).label("part"))
-                         .where(*where_listed(letter), Signature.scope == scope)
+                         .where(*where, *([] if side is None else [side]))
                          .order_by(Signature.sort_key, Signature.id).offset(skip).limit(take))
             wanted += take
         start += listed
@@ -237,25 +414,30 @@ def page(letter: Letter, search: str = "", offset: int = 0, limit: int = 200,
     else:
         spanned = union_all(*(select(part.subquery()) for part in parts)).subquery()
         query = select(spanned).order_by(spanned.c.part, spanned.c.sort_key, spanned.c.id)
-    return [_listed(row[:len(PUBLIC_COLUMNS)]) for row in db.session.execute(query)]
+    width = len(PUBLIC_COLUMNS) + len(marks)
+    return [_marked(row[:width], split) for row in db.session.execute(query)]
 
 
 def rows(letter: Letter, *, private: bool = False, exclude: Sequence[int] = ()) -> list[Listed]:
     """The whole list in order (the PDF, delivery); with `private`, the contact fields too;
     without the signatures whose ids are in `exclude`."""
-    query = select(*(PRIVATE_COLUMNS if private else PUBLIC_COLUMNS)).where(*where_listed(letter))
+    split = split_of(letter)
+    query = select(*(PRIVATE_COLUMNS if private else PUBLIC_COLUMNS), *_marks(split)) \
+        .where(*where_listed(letter))
     if exclude:
         query = query.where(Signature.id.not_in(list(exclude)))
-    return [_listed(row) for row in db.session.execute(query.order_by(*ORDER))]
+    return [_marked(row, split) for row in db.session.execute(query.order_by(*_order(split)))]
 
 
 def stream(letter: Letter, *, private: bool = False) -> Iterator[Listed]:
     """The whole list in order, streamed on a connection of its own (a long export holds
     neither the session's identity map nor the whole list in memory)."""
+    split = split_of(letter)
     columns = PRIVATE_COLUMNS if private else PUBLIC_COLUMNS
-    query = select(*columns).where(*where_listed(letter)).order_by(*ORDER)
+    query = select(*columns, *_marks(split)).where(*where_listed(letter)) \
+        .order_by(*_order(split))
     with db.engine.connect() as conn:
         conn.execution_options(stream_results=True, yield_per=1000)
         for row in conn.execute(query):
-            yield _listed(row)
+            yield _marked(row, split)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from . import listing, signing
 from .database import changed
@@ -70,10 +70,12 @@ def flags(signature: Signature, same_org_count: int) -> list[str]:
     """What an organizer should look at before approving."""
     found = []
     if same_org_count > 1:
-        found.append("same organization signed more than once")
+        found.append("same name signed more than once" if signature.is_individual
+                     else "same organization signed more than once")
     domain = (signature.email or "").rpartition("@")[2]
     if domain in FREE_MAIL:
-        found.append("free-mail address")
+        if not signature.is_individual:  # a person's own address is no sign of anything
+            found.append("free-mail address")
     elif domain and signature.website:
         site = re.sub(r"^[a-z]+://", "", signature.website.lower()).split("/")[0].split(":")[0]
         if site and _base_domain(site) != _base_domain(domain):
@@ -114,7 +116,16 @@ def status_counts(letter: Letter) -> dict[str, int]:
     counts = {status: 0 for status in (*SIGNATURE_STATUSES, "held")}
     for status, held, n in rows:
         counts["held" if held else status] += int(n)
+    counts["requested"] = int(db.session.scalar(
+        select(func.count()).select_from(Signature).where(*_asked_to_withdraw(letter))) or 0)
     return counts
+
+
+def _asked_to_withdraw(letter: Letter) -> tuple[ColumnElement[bool], ...]:
+    """The letter's signatures whose signers asked, after delivery, to be withdrawn, and which
+    the organizers have not withdrawn yet (signer_changes.carry_out)."""
+    return (Signature.letter_id == letter.id, Signature.withdraw_requested_at.is_not(None),
+            Signature.status != "withdrawn")
 
 
 def version_counts(letter: Letter) -> dict[int | None, int]:
@@ -131,8 +142,12 @@ def queue(letter: Letter, tab: str, limit: int = 500) -> list[Signature]:
     query = select(Signature).where(Signature.letter_id == letter.id)
     if tab == "held":
         query = query.where(Signature.held.is_(True))
+    elif tab == "requested":
+        query = select(Signature).where(*_asked_to_withdraw(letter))
     else:
         query = query.where(Signature.status == tab, Signature.held.is_(False))
     order = (Signature.created_at, Signature.id) if tab in ("pending", "unconfirmed", "held") \
+        else (Signature.withdraw_requested_at, Signature.id) if tab == "requested" \
+        else (Signature.withdrawn_at.desc(), Signature.id) if tab == "withdrawn" \
         else listing.ORDER
     return list(db.session.scalars(query.order_by(*order).limit(limit)))

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, select, update
 
 from . import emails
 from .database import UNIT, WriteOutsideUnit, changed, reading, writing
@@ -53,6 +53,41 @@ _INSERT_MESSAGE = _MESSAGE.insert().values(
     subject="", body_text="", body_html="", status="queued", attempts=0, last_error="",
     send_after=bindparam("now"), created_at=bindparam("now"),
 ).returning(_MESSAGE.c.id)
+
+
+def enqueue_selected(kind: str, rows: Select[str | None, str]) -> int:
+    """Queue an email of `kind` for each row of `rows` (a SELECT of the recipient and the
+    params' JSON) in the caller's writing unit, as one INSERT ... SELECT: an update to
+    thousands of signers holds SQLite's write lock for milliseconds, and no row passes through
+    Python. Returns how many were queued."""
+    if db.session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit(f"emails ({kind}) queued outside database.writing()")
+    found = rows.subquery()
+    now = bindparam("now", utcnow(), type_=OutboxMessage.due.type)
+    columns = {"kind": literal(kind), "recipient": found.c[0], "params": found.c[1],
+               "subject": literal(""), "body_text": literal(""), "body_html": literal(""),
+               "status": literal("queued"), "attempts": literal(0), "last_error": literal(""),
+               "send_after": now, "created_at": now}
+    result = db.session.connection().execute(
+        insert(OutboxMessage).from_select(list(columns), select(*columns.values())),
+        execution_options={"preserve_rowcount": True})  # else PostgreSQL's is -1 for an INSERT
+    return changed(result)
+
+
+def enqueue_many(kind: str, messages: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    """Queue an email of `kind` to each (recipient, params) in the caller's writing unit, in one
+    executemany INSERT: for params made in Python, such as each signer's own link (re-consent),
+    which enqueue_selected cannot select. Returns how many were queued."""
+    if db.session.info.get(UNIT) != "writing":
+        raise WriteOutsideUnit(f"emails ({kind}) queued outside database.writing()")
+    now = utcnow()
+    rows = [{"kind": kind, "recipient": one_line(recipient), "params": json.dumps(params),
+             "subject": "", "body_text": "", "body_html": "", "status": "queued",
+             "attempts": 0, "last_error": "", "send_after": now, "created_at": now}
+            for recipient, params in messages]
+    if rows:
+        db.session.connection().execute(insert(OutboxMessage), rows)
+    return len(rows)
 
 
 # ------------------------------------------------------------------ delivery
@@ -159,31 +194,34 @@ def _take(each: Claim) -> tuple[OutboxMessage, emails.Written] | None:
 
 def _written(message: OutboxMessage) -> emails.Written:
     """What the message says: as it was written before (a retry, or a message queued before
-    messages were written when sent), or written now."""
-    if message.body_text or not message.params:
+    messages were written when sent), or written now. A message that carries a signer's
+    personal link is always written again: what was kept of it has the link taken out."""
+    params = json.loads(message.params) if message.params else {}
+    if (message.body_text and not _token_of(message)) or not params:
         return emails.Written(message.subject, message.body_text, message.body_html)
-    return emails.write(message.kind, json.loads(message.params))
+    return emails.write(message.kind, params)
 
 
 def _send_one(conn: TimeoutConnection, message: OutboxMessage, written: emails.Written) -> bool:
     """Send one message. A failure that is the message's own (a refused recipient, an address or
     header the server cannot take) is recorded on it and the next message goes on; a failure of
-    the connection is raised."""
+    the connection is raised. What is kept of a failed one has no signer's link in it."""
+    kept = _without_token(message, written)
     try:
         conn.send(_as_mail(message, written))
     except smtplib.SMTPRecipientsRefused as exc:
         _mark_failed(claim_of(message), f"recipient refused: {exc.recipients!r}"[:500],
-                     final=True, written=written)
+                     final=True, written=kept)
     except smtplib.SMTPServerDisconnected:
         raise
     except smtplib.SMTPResponseException as exc:  # refused at MAIL FROM or DATA
         detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
             else str(exc.smtp_error)
         _mark_failed(claim_of(message), f"{exc.smtp_code} {detail}"[:500],
-                     final=exc.smtp_code >= 500, written=written)
+                     final=exc.smtp_code >= 500, written=kept)
     except (ValueError, BadHeaderError) as exc:  # e.g. an address that needs SMTPUTF8
         _mark_failed(claim_of(message), f"cannot be sent: {type(exc).__name__}: {exc}"[:500],
-                     final=True, written=written)
+                     final=True, written=kept)
         if conn.host is not None:
             conn.host.rset()  # end the half-begun transaction; raises if the connection is gone
     else:
@@ -199,6 +237,7 @@ def _as_mail(message: OutboxMessage, written: emails.Written) -> Message:
         body=written.text,
         html=written.html or None,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers=emails.headers(message.kind, json.loads(message.params or "{}")) or None,
     )
     with reading():
         for attachment in message.attachments:
@@ -211,11 +250,42 @@ def claim_of(message: OutboxMessage) -> Claim:
 
 
 def _mark_sent(message: OutboxMessage, written: emails.Written) -> None:
-    """Sent: kept as it was sent."""
+    """Sent: kept as it was sent, but for a signer's personal link (_without_token)."""
+    kept = _without_token(message, written)
     with writing():
-        QUEUE.finish(claim_of(message), sent_at=utcnow(), subject=one_line(written.subject)[:300],
-                     body_text=written.text, body_html=written.html)
+        QUEUE.finish(claim_of(message), sent_at=utcnow(), subject=one_line(kept.subject)[:300],
+                     body_text=kept.text, body_html=kept.html,
+                     **_params_without_token(message))
     log.info("sent message %s (%s)", message.id, message.kind)
+
+
+# A message's params may carry a signer's personal link under this key (the receipt, a request to
+# confirm a changed text): needed to write the message, not kept once it is sent.
+TOKEN = "token"
+REMOVED = "(removed once sent)"
+
+
+def _token_of(message: OutboxMessage) -> str:
+    params = json.loads(message.params) if message.params else {}
+    token = params.get(TOKEN) if isinstance(params, dict) else None
+    return token if isinstance(token, str) and token != REMOVED else ""
+
+
+def _without_token(message: OutboxMessage, written: emails.Written) -> emails.Written:
+    """What is kept of a written message: the signer's link taken out of its subject and
+    bodies, so that the outbox (and whoever reads the database) cannot open their page."""
+    token = _token_of(message)
+    if not token:
+        return written
+    return emails.Written(*(part.replace(token, REMOVED)
+                            for part in (written.subject, written.text, written.html)))
+
+
+def _params_without_token(message: OutboxMessage) -> dict[str, str]:
+    """The message's params to keep once it is sent: its signer's link, if any, taken out."""
+    if not _token_of(message):
+        return {}
+    return {"params": json.dumps({**json.loads(message.params or "{}"), TOKEN: REMOVED})}
 
 
 def _mark_failed(each: Claim, reason: str, final: bool = False,

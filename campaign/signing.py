@@ -26,9 +26,9 @@ from sqlalchemy import (
     update,
 )
 
-from . import letters, outbox, ratelimit
+from . import letters, outbox, ratelimit, signer_links
 from .database import UNIT, WriteOutsideUnit, changed, upsert_insert
-from .errors import BadToken, LetterNotOpen, SigningError
+from .errors import BadToken, LetterNotOpen, SignerKindRefused, SigningError
 from .extensions import db
 from .models import SCOPES, Letter, LetterVersion, Signature, UTCDateTime, utcnow
 from .text import SLUG_RE, clean_text, country_name, mailbox, normalize_email, org_key, sort_key
@@ -41,6 +41,7 @@ __all__ = ["BadToken", "LetterNotOpen", "SigningError", "SignerInput", "submissi
 MAILBOX_LIMITS = ((3, timedelta(hours=1)), (10, timedelta(days=1)))
 NETWORK_LIMITS = ((60, timedelta(hours=1)),)
 NO_LETTER = "There is no letter at this address."
+INDIVIDUAL = "individual"  # the scope of a person signing for themselves
 
 
 @dataclass
@@ -58,6 +59,7 @@ class SignerInput:
     country: str = "United States"
     scope: str = "local"
     keep_updated: bool = False
+    affiliation: str = ""  # an individual's (scope "individual"), shown for identification only
 
 
 @dataclass
@@ -82,6 +84,18 @@ def closed_message(letter: Letter) -> str:
     if letter.status == "closed":
         return "This letter is closed: it no longer takes signatures."
     return "The deadline for this letter has passed: it no longer takes signatures."
+
+
+def kind_message(letter: Letter) -> str:
+    """Why a signer of the other kind cannot sign `letter` (SignerKindRefused)."""
+    if letter.takes_individuals():
+        return "This letter is signed by individuals only: please use the form for individuals."
+    return "This letter is signed by organizations only: please use the form for organizations."
+
+
+def _refused_signers(scope: str) -> str:
+    """The value of Letter.signers that refuses a signature of this scope."""
+    return "organizations" if scope == INDIVIDUAL else "individuals"
 
 
 def ip_digest(ip: str | None) -> str | None:
@@ -163,6 +177,7 @@ def _signer_columns(data: SignerInput, *, email: str | None, status: str,
         "region": clean_text(data.region, 120),
         "country": country_name(data.country),
         "scope": data.scope if data.scope in SCOPES else "local",
+        "affiliation": clean_text(data.affiliation, 300),
         "keep_updated": data.keep_updated,
         "status": status,
         "source": source,
@@ -225,6 +240,8 @@ def _signed_already(slug: str, sent: Submission) -> SignOutcome:
         raise LetterNotOpen(NO_LETTER)
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
+    if letter.signers == _refused_signers(sent.values["scope"]):
+        raise SignerKindRefused(kind_message(letter))
     existing = _by_email(letter, sent.email)
     if existing is None:
         return SignOutcome(None, sent.email, created=False)
@@ -245,6 +262,7 @@ def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> 
         raise WriteOutsideUnit("a signature inserted outside database.writing()")
     limited = bool(values["ip_hash"]) and ratelimit.enabled()
     params = {**values, "slug": slug, "honeypot": honeypot,
+              "refused_signers": _refused_signers(values["scope"]),
               "held_skip": max(int(current_app.config["HELD_LIMIT"]) - 1, 0)}
     if limited:
         params.update(since=values["created_at"] - timedelta(hours=1),
@@ -256,7 +274,8 @@ def _insert_unless_signed(slug: str, values: dict[str, Any], honeypot: bool) -> 
 @functools.cache
 def _insert_statement(dialect: str, limited: bool) -> Any:
     """The INSERT of sign(): the signature on the letter's latest version, if the letter takes
-    signatures now, unless this email signed it; held when the honeypot was filled in, or (when
+    signatures now from this kind of signer (an individual, an organization), unless this
+    email signed it; held when the honeypot was filled in, or (when
     `limited`) when this network sent SIGN_LIMIT_PER_HOUR signatures of it within the hour; not
     inserted at all if it would be held while the letter holds HELD_LIMIT (found through the
     partial index ix_signature_held, reading at most that many entries)."""
@@ -282,7 +301,9 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
                   .where(kept.c.letter_id == letter.c.id, kept.c.held)
                   .limit(1).offset(bindparam("held_skip", type_=Integer)))
     source = (select(letter.c.id, latest, held, now, *given)
-              .where(letter.c.slug == bindparam("slug"), letter.c.status == "open",
+              .where(letter.c.slug == bindparam("slug"),
+                     letter.c.signers != bindparam("refused_signers"),
+                     or_(letter.c.status == "open", letter.c.status == "collecting"),
                      or_(letter.c.deadline.is_(None), letter.c.deadline >= now),
                      not_(and_(held, full))))
     return (insert(table)
@@ -294,8 +315,8 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
 
 # What sign() inserts as given (cleaned up): every column but the keys, held and created_at.
 SIGNER_COLUMNS = ("organization", "sort_key", "org_key", "contact_name", "contact_title", "email",
-                  "phone", "website", "city", "region", "country", "scope", "keep_updated",
-                  "status", "source", "ip_hash")
+                  "phone", "website", "city", "region", "country", "scope", "affiliation",
+                  "keep_updated", "status", "source", "ip_hash")
 
 
 def _by_email(letter: Letter, email: str) -> Signature | None:
@@ -321,8 +342,10 @@ def send_confirmation(signature: Signature, again: bool = False) -> None:
     outbox.enqueue("confirm", signature.email or "", signature=signature.id, again=again)
 
 
-def confirm(signature: Signature) -> bool:
-    """Confirm once; True when this call made the change (parallel confirms make one)."""
+def confirm(signature: Signature) -> str | None:
+    """Confirm once. When this call made the change (parallel confirms make one), the signer's
+    personal link is made, and a receipt carrying it queued: returns the link's token, for the
+    page to show; None when the signature was confirmed already."""
     letter = signature.letter
     if letter.status == "closed":
         raise LetterNotOpen(closed_message(letter))
@@ -334,7 +357,12 @@ def confirm(signature: Signature) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
-    return bool(changed(result))
+    if not changed(result):
+        return None
+    token = signer_links.create(signature)
+    if signature.email:
+        outbox.enqueue("receipt", signature.email, signature=signature.id, token=token)
+    return token
 
 
 def resend(letter: Letter, raw_email: str, ip: str | None = None) -> None:

@@ -24,21 +24,27 @@ from .models import SCOPES, Letter, Signature, utcnow
 from .text import clean_text, country_name, normalize_email
 
 IMPORT_COLUMNS = ("organization", "contact_name", "contact_title", "email", "phone", "website",
-                  "city", "region", "country", "scope")
+                  "city", "region", "country", "scope", "affiliation")
 # The longest value each column may hold, as on the sign form (the email is also checked as
 # an address, the website as a web address, the country against the list of countries).
 IMPORT_LIMITS = {"organization": 300, "contact_name": 200, "contact_title": 200, "email": 254,
-                 "phone": 50, "website": 300, "city": 120, "region": 120, "country": 120}
+                 "phone": 50, "website": 300, "city": 120, "region": 120, "country": 120,
+                 "affiliation": 300}
 # The sign form's check of a website (forms.SignForm.website): http or https, a real host name.
 WEB_ADDRESS = URL(require_tld=True, schemes=("http", "https"), message="not a web address")
 COUNTRIES = frozenset(country.name for country in pycountry.countries)
 SCOPE_WORDS = {
     "national": "national", "state": "state", "regional": "state", "state or regional": "state",
     "state/regional": "state", "local": "local", "international": "international",
+    "individual": "individual",  # a person: `organization` holds their name
 }
 
 PUBLIC_FIELDS = ("organization", "city", "region", "country", "scope")
-PRIVATE_FIELDS = PUBLIC_FIELDS + ("contact_name", "contact_title", "email", "phone", "website")
+# Whether a row is an organization or an individual, and an individual's public title and
+# affiliation (empty for an organization): after the first columns, which stay as they were.
+SIGNER_FIELDS = ("kind", "title", "affiliation")
+PRIVATE_FIELDS = PUBLIC_FIELDS + ("contact_name", "contact_title", "email", "phone", "website",
+                                  "kind", "affiliation", "keep_updated", "unsubscribed")
 # A column of the CSV -> the field of a Listed row it shows.
 FIELD_OF = {"organization": "shown_name"}
 
@@ -231,10 +237,15 @@ def _import_row(header: list[str], cells: list[str], taken: set[str | None]
             return f"{email} has already signed this letter (or is in the file twice)", None
         taken.add(email)
     get = values.get
+    if get("affiliation") and scope != "individual":
+        return "an affiliation is for an individual (scope individual) only", None
+    person = get("organization", "") if scope == "individual" else ""  # their own contact
     data = signing.SignerInput(
-        organization=get("organization", ""), email=email, contact_name=get("contact_name", ""),
+        organization=get("organization", ""), email=email,
+        contact_name=get("contact_name", "") or person,
         contact_title=get("contact_title", ""), phone=get("phone", ""), website=website,
-        city=get("city", ""), region=get("region", ""), country=country, scope=scope)
+        city=get("city", ""), region=get("region", ""), country=country, scope=scope,
+        affiliation=get("affiliation", ""))
     return None, (data, email)
 
 
@@ -269,15 +280,21 @@ def safe_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def public_fields(letter: Letter) -> tuple[str, ...]:
+def public_fields(letter: Letter | None = None) -> tuple[str, ...]:
     """The columns anyone may see: contact names only where the organizer chose to show them."""
-    return PUBLIC_FIELDS + (("contact_name",) if letter.show_contact_names else ())
+    contact = ("contact_name",) if letter is not None and letter.show_contact_names else ()
+    return PUBLIC_FIELDS + contact + SIGNER_FIELDS
 
 
 def public_row(row: Listed, contact: bool = False) -> dict[str, str]:
-    """A listed signatory as the public JSON shows it."""
-    return {column: getattr(row, FIELD_OF.get(column, column))
-            for column in PUBLIC_FIELDS + (("contact_name",) if contact else ())}
+    """A listed signatory as the public JSON shows it: an organization's fields and its kind;
+    an individual's also under the names of a person's ("name", "title", "affiliation")."""
+    shown = {column: getattr(row, FIELD_OF.get(column, column))
+             for column in PUBLIC_FIELDS + (("contact_name",) if contact else ())}
+    shown["kind"] = row.kind
+    if row.kind == "individual":
+        shown.update(name=row.shown_name, title=row.title, affiliation=row.affiliation)
+    return shown
 
 
 def csv_lines(rows: Iterable[Listed], columns: Sequence[str]) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """The token in a signer's confirmation link: signed with the secret key, tied to the signature
-and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS. And a typed address sealed for the
-session cookie, which its holder can read."""
+and its email address, valid for CAMPAIGN_TOKEN_MAX_AGE_DAYS. The token in an update's
+unsubscribe link, which never expires. And a typed address sealed for the session cookie, which
+its holder can read."""
 from __future__ import annotations
 
 import base64
@@ -9,7 +10,7 @@ import hmac
 import secrets
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from .errors import BadToken
 from .extensions import db
@@ -47,6 +48,25 @@ def signature_for_token(token: str) -> Signature:
     if signature is None or payload.get("e") != _email_tag(signature):
         raise BadToken("This link is not valid: it may have been cut off or changed.")
     return signature
+
+
+def unsubscribe_token(signature_id: int) -> str:
+    """The token in an update's unsubscribe link: the signature's id, signed, with no expiry (an
+    old email's link must still work) and no email address in it."""
+    return str(URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
+               .dumps({"s": signature_id}))
+
+
+def unsubscribe_id(token: str) -> int | None:
+    """The signature id an unsubscribe token stands for, or None for anything else."""
+    if len(token) > 200:
+        return None
+    try:
+        payload = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe") \
+            .loads(token)
+    except BadSignature:
+        return None
+    return _payload_id(payload)
 
 
 def _payload_id(payload: object) -> int | None:

@@ -1,8 +1,9 @@
 """The worker process (`campaign worker`): sends the outbox's email, does the render jobs
 (renders.py) and writes the large imports of signatories (imports.py), each in a loop of its
-own, until stopped. Once a minute it also queues a refresh of the PDFs dated before today, and
+own, until stopped. Once a minute it also queues a refresh of the PDFs dated before today,
 deletes the rendered parts no render has used for two weeks, the refreshes done two weeks ago
-and the rate events older than a day.
+and the rate events older than a day, and opens the collecting letters whose publish_at has
+come; once a day it erases the contact details CAMPAIGN_RETAIN_CONTACTS_DAYS says are due.
 
 The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
 (reusing the parts of the list that did not change), and keep it, or record the delivery, in one
@@ -17,20 +18,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
-from . import delivery, imports, listing, outbox, pdf, ratelimit, renders, uploads
+from . import (
+    delivery,
+    imports,
+    letters,
+    listing,
+    outbox,
+    pdf,
+    ratelimit,
+    renders,
+    retention,
+    uploads,
+)
 from .database import reading, writing
 from .dates import local_date
 from .errors import AlreadyDelivered, DeliveryError, ListChanged, PdfUnavailable
 from .extensions import db
 from .models import Letter, RenderJob, utcnow
-from .pdf import child, storage
+from .pdf import child, pages, storage
 from .queue import Claim
 
 log = logging.getLogger(__name__)
@@ -101,12 +113,47 @@ def _guarded(step: Callable[[], Any], once: bool = False) -> Any:
 
 def sweep(now: datetime | None = None) -> None:
     """Queue a refresh of PDFs dated before today; delete parts unused for two weeks, refreshes
-    done two weeks ago and rate events older than a day."""
+    done two weeks ago and rate events older than a day; open the collecting letters whose time
+    has come; once a day, erase the contact details due (retention.py)."""
     with writing():
         renders.queue_stale(now)
         storage.prune_parts(now)
         renders.prune(now)
         ratelimit.prune(now)
+    open_due(now)
+    purge_daily(now)
+
+
+def open_due(now: datetime | None = None) -> int:
+    """Open each collecting letter whose publish_at has passed, one writing unit each; how many
+    this call opened."""
+    with reading():
+        due = letters.due_to_open(now)
+    opened = 0
+    for letter_id in due:
+        with writing():
+            letter = db.session.get(Letter, letter_id)
+            if letter is not None and letters.open_to_public(letter, actor="worker", now=now):
+                opened += 1
+                log.info("opened letter %s to the public (its publish_at came)", letter.slug)
+    return opened
+
+
+PURGED_ON: dict[str, date] = {}  # the day the contact details due were last erased
+
+
+def purge_daily(now: datetime | None = None) -> retention.Purged | None:
+    """Erase the contact details due (CAMPAIGN_RETAIN_CONTACTS_DAYS), once a day per worker
+    process; None when it ran already today, or the setting is off."""
+    today = (now or utcnow()).date()
+    if retention.days() is None or PURGED_ON.get("contacts") == today:
+        return None
+    purged = retention.purge_due(now, actor="worker")
+    PURGED_ON["contacts"] = today
+    if purged.signatures:
+        log.info("erased the contact details of %d signatures of %d letters",
+                 purged.signatures, purged.letters)
+    return purged
 
 
 def run_due(now: datetime | None = None) -> bool:
@@ -233,7 +280,7 @@ def _deliver(each: Claim, letter_id: int, params: dict[str, Any], started: float
             return
         shot = Snapshot("signed", rows, utcnow(), "", {})
         made = render(letter, shot, store)
-        prepared = delivery.Prepared(rows, made.data)
+        prepared = delivery.Prepared(rows, made.data, pages.signatory_pages(made.data, rows))
         when = shot.when
         try:
             with writing():

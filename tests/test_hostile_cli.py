@@ -98,7 +98,8 @@ def test_every_campaign_command_is_covered_here(site):
 
 
 COVERED = {"init-db", "create-organizer", "set-password", "import-letter", "import-signatures",
-           "worker", "export-pdf", "export-csv", "check-counts", "demo"}
+           "worker", "export-pdf", "export-csv", "check-counts", "demo", "export-letter",
+           "purge-contacts"}
 NOT_OURS = {"db"}  # Flask-Migrate's group (`init-db` is how this project runs it)
 
 
@@ -361,7 +362,7 @@ def test_set_password_for_a_hostile_or_unknown_email_gives_one_line(site):
 # ------------------------------------------------------------------ exports
 
 
-@pytest.mark.parametrize("command", ["export-csv", "export-pdf"])
+@pytest.mark.parametrize("command", ["export-csv", "export-pdf", "export-letter"])
 def test_an_export_with_a_hostile_slug_gives_one_line_and_writes_nothing(site, files, command):
     out = files / f"{command}-{site.backend}.out"
     for kind, value in HOSTILE.items():
@@ -382,6 +383,31 @@ def test_export_csv_to_an_unwritable_place_gives_one_line(site, files, where):
     target = UNWRITABLE[where].format(files=files, file=file)
     for private in ([], ["--private"]):
         assert refused(run(site, "export-csv", SLUG, "-o", target, *private), where)
+
+
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_export_letter_to_an_unwritable_place_gives_one_line(site, files, where):
+    file = files / "plain-file"
+    file.write_text("x")
+    assert refused(run(site, "export-letter", SLUG, "-o",
+                       UNWRITABLE[where].format(files=files, file=file)), where)
+
+
+def test_an_exported_letter_file_reads_back_after_hostile_imports(site, files):
+    """Whatever the hostile files left in a letter, export-letter writes a file that
+    import-letter takes back without a change."""
+    out = files / f"back-{site.backend}.md"
+    result = run(site, "export-letter", SLUG, "-o", str(out), hostile=False)
+    assert result.exit_code == 0, result.stderr
+    def letter() -> dict[str, Any]:
+        with site.context():
+            row = db.session.execute(select(Letter.__table__).where(Letter.slug == SLUG)).one()
+            return {k: v for k, v in row._mapping.items() if k != "updated_at"}
+
+    before = letter()
+    result = run(site, "import-letter", str(out), hostile=False)
+    assert result.exit_code == 0, result.stderr
+    assert letter() == before
 
 
 def test_export_pdf_to_a_folder_gives_one_line_and_an_addendum_of_an_open_letter_too(site,
@@ -413,7 +439,8 @@ def test_the_public_csv_export_holds_no_email_or_phone(site, files):
     ["check-counts", "--repair", "extra"], ["check-counts", "--nope"],
     ["init-db", "extra"], ["demo", "--port", "99999999"], ["demo", "--port", "-1"],
     ["demo", "--port", "0"], ["demo", "--port", "http"], ["export-csv", SLUG],
-    ["export-pdf"], ["create-organizer"], ["import-letter"],
+    ["export-pdf"], ["create-organizer"], ["import-letter"], ["export-letter"],
+    ["export-letter", SLUG, "-o"], ["purge-contacts", "extra"], ["purge-contacts", "--now"],
 ], ids=lambda a: "-".join(a)[:40])
 def test_a_hostile_option_is_refused_before_anything_runs(site, args):
     before = counts(site)

@@ -30,7 +30,15 @@ from werkzeug.test import TestResponse, encode_multipart
 from campaign import accounts, letters, signing, text
 from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import Letter, OrganizerSession, OutboxMessage, RateEvent, Signature, utcnow
+from campaign.models import (
+    Letter,
+    LetterUpdate,
+    OrganizerSession,
+    OutboxMessage,
+    RateEvent,
+    Signature,
+    utcnow,
+)
 from campaign.uploads import UPLOAD_NAME
 
 ORGANIZER = "staff@example.org"
@@ -294,6 +302,8 @@ def errors_shown(html: str) -> list[str]:
 COVERED = {
     "admin.letters_page": "get", "admin.new_letter": "letter form",
     "admin.edit_letter": "letter form", "admin.versions": "get", "admin.signatures": "get",
+    "admin.remind_reconsent": "paths", "admin.open_letter": "paths", "admin.withdraw": "paths",
+    "admin.history": "get", "admin.letter_file": "get",
     "admin.decide_one": "paths", "admin.decide_many": "bulk", "admin.rename": "rename",
     "admin.import_signatures": "import", "admin.import_progress": "get",
     "admin.export_csv": "get", "admin.outbox_page": "get", "admin.outbox_retry": "retry",
@@ -301,6 +311,7 @@ COVERED = {
     "admin.deliver_page": "letterhead", "admin.close_and_deliver": "deliver",
     "admin.retry_delivery": "deliver", "admin.delivery_package": "get",
     "auth.login_page": "login", "auth.logout": "logout",
+    "updates.updates_page": "update form",
 }
 BAD_SLUGS = ["", "UPPER", "a--b", "-a", "a" * 81, "a" * 10_240, "\x00", f"{SLUG}\x00", "\ud800",
              "é", "<script>", "' OR 1=1 --", "..", "%2e%2e", f"{SLUG} ", "🐝",
@@ -312,7 +323,7 @@ QUERY_NAMES = ["status", "page", "ids", "q", "tab", "next", "verb"]
 
 def test_every_organizer_address_is_covered_here(site):
     endpoints = {rule.endpoint for rule in site.app.url_map.iter_rules()
-                 if rule.endpoint.startswith(("admin.", "auth."))}
+                 if rule.endpoint.startswith(("admin.", "auth.", "updates."))}
     assert endpoints == set(COVERED), "a new organizer address needs its hostile-input test"
 
 
@@ -324,6 +335,8 @@ def example_paths(site: Site) -> dict[str, str]:
         "admin.letters_page": "/admin/", "admin.new_letter": "/admin/letters/new",
         "admin.edit_letter": f"/admin/letters/{SLUG}/edit",
         "admin.versions": f"/admin/letters/{SLUG}/versions",
+        "admin.history": f"/admin/letters/{SLUG}/history",
+        "admin.letter_file": f"/admin/letters/{SLUG}/letter.md",
         "admin.signatures": f"/admin/letters/{SLUG}/signatures",
         "admin.import_progress": f"/admin/letters/{SLUG}/imports/{signature}",
         "admin.export_csv": f"/admin/letters/{SLUG}/signatures.csv",
@@ -332,6 +345,7 @@ def example_paths(site: Site) -> dict[str, str]:
         "admin.deliver_page": f"/admin/letters/{SLUG}/deliver",
         "admin.delivery_package": f"/admin/letters/{SLUG}/delivery.zip",
         "auth.login_page": "/login",
+        "updates.updates_page": f"/admin/letters/{SLUG}/updates",
     }
 
 
@@ -596,6 +610,31 @@ def test_deciding_one_signature_answers_hostile_queries_and_leaves_other_letters
         with site.context(), writing():
             db.session.execute(update(Signature).where(Signature.id == target)
                                .values(status="rejected"))
+
+
+@pytest.mark.parametrize("field", ["audience", "subject", "body"])
+def test_the_update_form_refuses_or_sends_clean_every_hostile_value(site, organizer, field):
+    """Previewed, nothing is written; sent, the update is stored clean and shown escaped."""
+    page = f"/admin/letters/{SLUG}/updates"
+    for button in ("preview", "send"):
+        for kind, value in HOSTILE.items():
+            before = snapshot(site)
+            values = {"audience": "signers", "subject": f"News {kind}",
+                      "body": f"The letter ({kind}) goes out **today**.", field: value,
+                      button: button.capitalize()}
+            response = organizer.post(page, values)
+            verdict, html = judge(site, organizer, response, before, f"update {field}={kind}")
+            if button == "preview":
+                assert verdict != "accepted" and response.status_code in (200, 422), kind
+            elif verdict == "accepted":
+                with site.context():
+                    row = db.session.execute(select(LetterUpdate.__table__)
+                                             .order_by(LetterUpdate.id.desc())).first()
+                assert row is not None
+                stored = row._asdict()
+                assert dirty(stored, LetterUpdate.__table__) == [], kind
+                assert text.clean_text(stored["subject"]) and text.clean_text(stored["body"])
+    assert_escaped(organizer.get(page, hostile=False).get_data(as_text=True), "the updates page")
 
 
 def test_the_outbox_retry_refuses_hostile_ids_and_changes_nothing(site, organizer):

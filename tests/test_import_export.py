@@ -261,7 +261,8 @@ def listed_and_not(letter, make_signature):
 def test_export_csv_has_only_public_columns(runner, tmp_path, listed_and_not):
     rows = export(runner, tmp_path)
     assert rows == [{"organization": "Sunrise Tenants Union", "city": "Tucson", "region": "AZ",
-                     "country": "United States", "scope": "local"}]
+                     "country": "United States", "scope": "local", "kind": "organization",
+                     "title": "", "affiliation": ""}]
 
 
 def test_export_csv_private_adds_contact_name_email_and_phone(runner, tmp_path, listed_and_not):

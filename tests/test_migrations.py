@@ -280,3 +280,34 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url, tmp_path,
     assert response.get_json() == {"status": "database unavailable"}
     with down.app_context():
         db.engine.dispose()
+
+
+def trigger_definitions() -> dict[str, str]:
+    """Each trigger's (and on PostgreSQL each trigger function's) definition."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            return dict(conn.execute(sa.text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all())
+        return dict(conn.execute(sa.text(
+            "SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'listed\\_count\\_%'")).all())
+
+
+def test_0007_rebuilds_the_signature_table_with_its_triggers_as_they_were(
+        app, runner, make_letter, make_signature):
+    """0007 rebuilds the signature table on SQLite, which drops its triggers: they come back
+    exactly as 0006 had them, counting and queueing the PDF's refresh."""
+    flask_migrate.upgrade(directory=migrations_directory(), revision="0006")
+    before = trigger_definitions()
+    assert len(before) == 3 and all("render_job" in sql for sql in before.values())
+    init_db(runner)
+    assert trigger_definitions() == before
+    letter = make_letter()
+    with writing() as session:
+        session.execute(sa.text("DELETE FROM render_job"))
+    make_signature(letter, status="approved")
+    with db.engine.connect() as conn:
+        waiting = conn.scalar(sa.text(
+            "SELECT count(*) FROM render_job WHERE letter_id = :id AND status = 'queued'"),
+            {"id": letter.id})
+    assert waiting == 1
+    assert_counts_right({(letter.id, "local"): 1})

@@ -166,7 +166,8 @@ def test_the_json_has_the_contract_shape(client, make_letter, make_signature):
     assert client.get(LIST + ".json").get_json() == {
         "letter": "stop-forwarding", "title": "Stop Forwarding Fingerprints", "count": 1,
         "signatories": [{"organization": "Sunrise Tenants Union", "city": "Tucson",
-                         "region": "AZ", "country": "United States", "scope": "state"}],
+                         "region": "AZ", "country": "United States", "scope": "state",
+                         "kind": "organization"}],
     }
 
 
@@ -176,9 +177,11 @@ def test_the_csv_has_the_public_columns_in_listing_order(client, make_letter, ma
     make_signature(letter, organization="Omega", scope="national", city="Denver", region="CO",
                    country="United States")
     rows = csv_rows(client)
-    assert list(rows[0]) == ["organization", "city", "region", "country", "scope"]
+    assert list(rows[0]) == ["organization", "city", "region", "country", "scope", "kind",
+                             "title", "affiliation"]
     assert rows[0] == {"organization": "Omega", "city": "Denver", "region": "CO",
-                       "country": "United States", "scope": "national"}
+                       "country": "United States", "scope": "national", "kind": "organization",
+                       "title": "", "affiliation": ""}
     assert [r["organization"] for r in rows] == ["Omega", "Zeta"]
 
 

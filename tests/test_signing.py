@@ -139,7 +139,8 @@ def test_a_signer_goes_from_the_form_to_the_public_list(new_client, make_letter,
     assert signer.get(f"{LETTER}/signers.json").get_json() == {
         "letter": "stop-forwarding", "title": "Stop Forwarding Fingerprints", "count": 1,
         "signatories": [{"organization": "Voces Unidas del Valle", "city": "Fresno",
-                         "region": "CA", "country": "United States", "scope": "local"}],
+                         "region": "CA", "country": "United States", "scope": "local",
+                         "kind": "organization"}],
     }
     page = BeautifulSoup(signer.get(LETTER).get_data(as_text=True), "html.parser")
     assert page.find(class_="count").strong.get_text() == "1"

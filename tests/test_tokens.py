@@ -191,9 +191,12 @@ def test_resend_sends_a_new_link_to_an_unconfirmed_signer(client, link, smtp):
 
 def test_resend_sends_nothing_to_a_confirmed_signer(client, link, smtp):
     submit(client, link, {}, "Confirm")
+    assert outbox.send_due() == 1  # the receipt, with the link to the signer's own page
+    smtp.wait(2)
     resend(client, EMAIL)
     assert outbox.send_due() == 0
-    assert len(smtp.messages) == 1
+    assert len(smtp.messages) == 2
+    assert "Your signature" in smtp.messages[-1]["Subject"]
 
 
 def test_resend_sends_nothing_for_an_address_that_never_signed(client, make_letter):

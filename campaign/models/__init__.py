@@ -42,7 +42,8 @@ from .work import (
 
 __all__ = [
     "ORGANIZATION_SCOPES", "SIGNER_KINDS", "VERSION_KINDS", "AuditEntry", "LetterUpdate",
-    "SignerLink", "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES", "SCOPE_LABELS",
+    "SignerLink", "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES",
+    "SCOPE_LABELS",
     "SIGNATURE_STATUSES", "DeliveredSignature", "Delivery", "Letter", "LetterVersion",
     "ListedCount", "OrganizerSession", "Organizer", "OutboxAttachment", "OutboxMessage",
     "PdfFile", "PdfPart", "RateEvent", "RenderJob", "Signature", "SignatureImport",

@@ -157,8 +157,9 @@ def past(deadline: datetime | None, now: datetime | None = None) -> bool:
 
 
 def takes_signatures(status: str, deadline: datetime | None, now: datetime | None = None) -> bool:
-    """Whether a letter in this status, with this deadline, takes signatures now."""
-    return status == "open" and not past(deadline, now)
+    """Whether a letter in this status, with this deadline, takes signatures now (a collecting
+    letter does: only its list is private)."""
+    return status in ("open", "collecting") and not past(deadline, now)
 
 
 def text_hash(title: str, recipient: str, body: str) -> str:

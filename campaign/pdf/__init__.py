@@ -38,10 +38,11 @@ def fingerprint(kind: str, letter: Letter, entries: Iterable[Listed], date: str,
     digest = hashlib.sha256()
     parts = [revision(), kind, str(letter.id), letter.content_hash(), letter.language,
              letter.coalition_name, letter.logo_file or "", letter.closing,
-             str(letter.show_contact_names), date, *extra]
+             str(letter.show_contact_names), letter.signers, date, *extra]
     digest.update("\x1f".join(parts).encode())
     for e in entries:
-        contact = e.contact_name if letter.show_contact_names else ""
-        digest.update(f"\x1e{e.id}\x1f{e.shown_name}\x1f{e.place}\x1f{e.scope}\x1f"
-                      f"{contact}".encode())
+        contact = e.contact if letter.show_contact_names else ""
+        earlier = "\x1fearlier" if e.earlier else ""  # listed apart until they agree anew
+        digest.update(f"\x1e{e.id}\x1f{e.shown_name}\x1f{e.identification}\x1f{e.place}\x1f"
+                      f"{e.scope}\x1f{contact}{earlier}".encode())
     return digest.hexdigest()

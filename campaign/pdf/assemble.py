@@ -136,7 +136,9 @@ def _in_parts(job: _Job, store: PartStore, footer: str) -> tuple[bytes, int, int
     kept: list[Any] = [_get(store, key) for key in keys]
     missing = [n for n, data in enumerate(kept) if data is None]
     head = Document(letter_html(letter, [], job.when, template=job.template,
-                                count=len(job.rows), **job.extra))
+                                count=len(job.rows), individuals=sum(
+                                    1 for row in job.rows if row.scope == "individual"),
+                                **job.extra))
     planned = {n: _planned(parts[n], shows) for n in missing}
     order = sorted(missing, key=lambda n: -len(parts[n].rows))
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -191,8 +193,9 @@ def part_key(part: sheets.Part, shows: PartSettings) -> str:
             part.heading or "", str(shows.show_contacts)]
     digest.update("\x1f".join(head).encode())
     for row in part.rows:
-        contact = row.contact_name if shows.show_contacts else ""
-        digest.update(f"\x1e{row.shown_name}\x1f{row.place}\x1f{contact}".encode())
+        contact = row.contact if shows.show_contacts else ""
+        digest.update(f"\x1e{row.shown_name}\x1f{row.identification}\x1f{row.place}\x1f"
+                      f"{contact}".encode())
     return digest.hexdigest()
 
 

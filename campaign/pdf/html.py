@@ -26,10 +26,26 @@ PARTS_FROM = 400  # signatories from which the list is rendered in parts, apart 
 LIST_TITLES = {"pdf/letter.html": "Signatories", "pdf/addendum.html": "Additional signatories"}
 
 
+# The headings of the list's groups; the individuals' says what the star after an affiliation
+# means (listing.Listed.identification).
+GROUP_HEADINGS = {**SCOPE_LABELS,
+                  "individual": f"{SCOPE_LABELS['individual']} "
+                                "(*affiliations for identification only)"}
+
+
+# Before the heading of a group of those who signed an earlier text of a letter whose text changed
+# and have not confirmed the new one (listing.Split): they are listed after all the others.
+EARLIER = "Signed an earlier version of this letter"
+
+
 def grouped(signatories: Iterable[Listed]) -> list[tuple[str, list[Listed]]]:
-    """Signatories under their scope headings, in listing order, empty groups left out."""
-    return [(SCOPE_LABELS[scope], list(items))
-            for scope, items in groupby(signatories, key=lambda s: s.scope)]
+    """Signatories under their scope headings, in listing order (individuals after every
+    organization; those who signed an earlier text after everyone, under headings that say
+    so), empty groups left out."""
+    return [(f"{EARLIER}: {GROUP_HEADINGS[scope]}" if earlier else GROUP_HEADINGS[scope],
+             list(items))
+            for (earlier, scope), items in groupby(signatories,
+                                                   key=lambda s: (s.earlier, s.scope))]
 
 
 def pdf_body(body_html: str) -> Markup:
@@ -53,6 +69,7 @@ def letter_html(letter: Letter, signatories: Iterable[Listed], when: datetime | 
     by the template except the body, which is sanitized Markdown."""
     rows = list(signatories)
     extra.setdefault("count", len(rows))
+    extra.setdefault("individuals", sum(1 for row in rows if row.scope == "individual"))
     return render_template(template, body=pdf_body(letter.body_html), groups=grouped(rows),
                            **page_context(letter, when), **extra)
 

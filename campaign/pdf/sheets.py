@@ -174,9 +174,9 @@ class Entry:
 
 
 def shown(row: Listed, show_contacts: bool) -> Entry:
-    rest = wrap(row.place, "text")
+    rest = wrap(row.identification, "text") + wrap(row.place, "text")
     if show_contacts:
-        rest += wrap(row.contact_name, "text")
+        rest += wrap(row.contact, "text")
     return Entry(tuple(wrap(row.shown_name, "name")) or ("",), tuple(rest))
 
 

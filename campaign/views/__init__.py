@@ -7,9 +7,10 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
+from .. import listing
 from ..extensions import db
 from ..text import DIGITS, parse_id
-from . import admin, auth, public
+from . import admin, auth, public, reconsent, signer, updates
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -36,15 +37,21 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(signer.bp)
+    app.register_blueprint(reconsent.bp)
+    app.register_blueprint(updates.bp)
+    app.register_blueprint(updates.signers)
     app.after_request(security_headers)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(OperationalError, database_unavailable)
+    app.add_template_global(listing.tally)  # counts in words, on pages and in the PDF
+    app.add_template_global(listing.tally_text)
 
 
 # Pages with what only their one reader may see (an organizer's pages and downloads, a signer's
 # own details, any answer to a form): no browser or proxy may keep a copy.
-PRIVATE_BLUEPRINTS = {"admin", "auth"}
+PRIVATE_BLUEPRINTS = {"admin", "auth", "updates", "unsubscribe", "signer", "reconsent"}
 PRIVATE_ENDPOINTS = {"public.check_email", "public.resend", "public.confirm"}
 
 

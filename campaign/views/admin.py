@@ -21,15 +21,20 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import (
+    audit,
     dates,
     delivery,
+    differences,
     imports,
     letters,
     listing,
     markup,
     moderation,
     outbox,
+    reconsent,
     renders,
+    retention,
+    signer_changes,
     spreadsheets,
     uploads,
 )
@@ -56,6 +61,8 @@ TABS = {
     "approved": "Approved",
     "rejected": "Rejected",
     "held": "Held",
+    "withdrawn": "Withdrawn",
+    "requested": "Asked to be withdrawn",
 }
 
 
@@ -98,26 +105,39 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
     form = LetterForm(obj=letter)
     if letter is not None and request.method == "GET":
         form.deadline.data = dates.deadline_text(letter.deadline)
+        form.publish_at.data = dates.moment_text(letter.publish_at)
     preview = None
     if form.validate_on_submit():
         text = _letter_text(form, letter)  # its HTML is made here, before the writing unit
         if text is not None and form.preview.data:
             preview = markup.stored(text.body_html)
+        elif text is not None and letter is not None and not form.text_change.data \
+                and reconsent.needs_choice(letter, text):
+            form.text_change.errors = ["This letter has signatures: say whether the new text is "
+                                       "a correction or a change."]
         elif text is not None:
+            # unasked (nobody has signed yet), a new text is a change: anyone who signed the old
+            # one and confirms later is listed as having signed the earlier version
+            kind = form.text_change.data or reconsent.CHANGE
             try:
                 with writing():
-                    saved = letters.create(text) if letter is None else letters.update(letter, text)
+                    done = reconsent.save(letter, text, kind)
+                    saved = done.letter
                     saved.require_approval = bool(form.require_approval.data)
                     saved.show_contact_names = bool(form.show_contact_names.data)
                     title, slug = saved.title, saved.slug
             except LetterError as exc:
                 form.slug.errors = [str(exc)]
             else:
-                flash(f"Saved “{title}”.", "success")
+                asked = f" {done.asked} signer(s) are asked to confirm the new text." \
+                    if done.asked else ""
+                flash(f"Saved “{title}”.{asked}", "success")
                 return redirect(url_for("admin.edit_letter", slug=slug), code=303)
     status = 422 if request.method == "POST" and preview is None else 200
+    asks = letter is not None and letter.current_version is not None \
+        and reconsent.has_signers(letter)
     return render_template("admin/letter_form.html", form=form, letter=letter,
-                           preview=preview), status
+                           preview=preview, asks_kind=asks), status
 
 
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
@@ -134,6 +154,15 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     except LetterError as exc:
         form.deadline.errors = [str(exc)]
         return None
+    if form.publish_at.data and form.status.data != "collecting":
+        form.publish_at.errors = ["Only a collecting letter opens by itself: empty this, or "
+                                  "choose Collecting."]
+        return None
+    try:
+        publish_at = letters.check_publish_at(form.publish_at.data, "collecting", zone)
+    except LetterError as exc:
+        form.publish_at.errors = [str(exc)]
+        return None
     try:
         language = letters.check_language(form.language.data or "en")
     except LetterError as exc:
@@ -149,15 +178,49 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         body=body,
         recipient=letters.clean_lines(form.recipient.data or ""), deadline=deadline,
         status=form.status.data or "draft",
-        language=language,
+        language=language, publish_at=publish_at,
+        signers=form.signers.data or "organizations",
     )
 
 
 @bp.get("/letters/<slug>/versions")
 def versions(slug: str) -> str:
+    """Each version, what it changed from the one before, and who has not yet confirmed the
+    current text (with the button that reminds them, once each)."""
     letter = letter_or_404(slug)
+    waiting, names = reconsent.waiting(letter)
+    changes = {v.id: differences.version_difference(differences.previous(v), v)
+               for v in letter.versions if v.number > 1}
     return render_template("admin/versions.html", letter=letter,
-                           counts=moderation.version_counts(letter))
+                           counts=moderation.version_counts(letter), changes=changes,
+                           consent=reconsent.consent_version(letter), waiting=waiting,
+                           names=names, action=ActionForm())
+
+
+@bp.get("/letters/<slug>/history")
+def history(slug: str) -> str:
+    """The letter's audit log, newest first, filtered by action: read only, here and anywhere
+    in the app."""
+    letter = letter_or_404(slug)
+    action = request.args.get("action", "")
+    if action not in audit.ACTIONS:
+        action = ""
+    return render_template("admin/history.html", letter=letter, action=action,
+                           actions=audit.ACTIONS, changes=audit.changes,
+                           entries=audit.entries(letter, action, limit=audit.HISTORY_ROWS),
+                           limit=audit.HISTORY_ROWS)
+
+
+@bp.post("/letters/<slug>/versions/remind")
+def remind_reconsent(slug: str) -> ResponseReturnValue:
+    """Remind every signer who has not confirmed the current text: once each, ever."""
+    letter = letter_or_404(slug)
+    if ActionForm().validate_on_submit():
+        with writing():
+            reminded = reconsent.remind(letter)
+        flash(f"Reminded {reminded} signer(s)." if reminded else
+              "Nobody to remind: each was reminded once already.", "success")
+    return redirect(url_for("admin.versions", slug=slug), code=303)
 
 
 # ------------------------------------------------------------------ moderation
@@ -232,6 +295,18 @@ def rename(slug: str, signature_id: int) -> ResponseReturnValue:
         moderation.rename(signature, form.display_name.data or "")
         shown = signature.shown_name
     flash(f"Now shown as “{shown}”.", "success")
+    return _back_to_list(letter)
+
+
+@bp.post("/letters/<slug>/signatures/<id:signature_id>/withdraw")
+def withdraw(slug: str, signature_id: int) -> ResponseReturnValue:
+    """Carry out a signer's request, made after delivery, to be withdrawn."""
+    letter = letter_or_404(slug)
+    if ActionForm().validate_on_submit():
+        with writing():
+            changed = signer_changes.carry_out(letter.id, [signature_id])
+        flash(f"Withdrew {changed} signature(s): off the public list and its exports.",
+              "success")
     return _back_to_list(letter)
 
 
@@ -443,3 +518,36 @@ def delivery_package(slug: str) -> ResponseReturnValue:
     return Response(delivery.package(letter, record), mimetype="application/zip",
                     headers={"Content-Disposition":
                              f'attachment; filename="{letter.slug}-delivered.zip"'})
+
+
+# ------------------------------------------------------------ collecting letters; the letter file
+
+
+@bp.post("/letters/<slug>/open")
+def open_letter(slug: str) -> ResponseReturnValue:
+    """Open a collecting letter to the public now: its count, list, exports and PDF appear."""
+    letter = letter_or_404(slug)
+    if ActionForm().validate_on_submit():
+        with writing():
+            opened = letters.open_to_public(letter)
+        if opened:
+            flash("The letter is open: its count and list of signatories are public now.",
+                  "success")
+        else:
+            flash("The letter is not collecting (it was opened already): nothing changed.",
+                  "info")
+    return redirect(url_for("admin.edit_letter", slug=letter.slug), code=303)
+
+
+@bp.get("/letters/<slug>/letter.md")
+def letter_file(slug: str) -> ResponseReturnValue:
+    """The letter as a letter file, which `campaign import-letter` reads back."""
+    letter = letter_or_404(slug)
+    return Response(letters.file_text(letter), mimetype="text/markdown",
+                    headers={"Content-Disposition": f'attachment; filename="{letter.slug}.md"'})
+
+
+@bp.app_template_global()
+def contacts_notice(letter: Letter) -> str | None:
+    """What the letter's organizer pages say of when its contact details are erased."""
+    return retention.notice(letter)

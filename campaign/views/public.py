@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -18,11 +19,21 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 
-from .. import delivery, letters, listing, markup, pagecache, signing, spreadsheets, tokens
+from .. import (
+    delivery,
+    letters,
+    listing,
+    markup,
+    pagecache,
+    signer_changes,
+    signing,
+    spreadsheets,
+    tokens,
+)
 from ..database import writing
 from ..errors import BadToken, LetterNotOpen, SigningError
 from ..extensions import db
-from ..forms import ConfirmForm, ResendForm, SignForm, caught_by_trap
+from ..forms import ConfirmForm, IndividualSignForm, ResendForm, SignForm, caught_by_trap
 from ..links import external_url
 from ..models import Letter, Signature
 from ..pdf import Pdf
@@ -66,11 +77,36 @@ def stamped(slug: str) -> tuple[listing.Stamp, listing.ListState]:
     return found
 
 
+def listed_letter(slug: str) -> Letter:
+    """A public letter whose list is public, or 404: a collecting letter's count, list, exports
+    and PDF are not, until it opens."""
+    letter = public_letter(slug)
+    if not letter.list_is_public():
+        abort(404)
+    return letter
+
+
+def listed_stamped(slug: str) -> tuple[listing.Stamp, listing.ListState]:
+    """As stamped(), for the pages of a list that is public (listed_letter)."""
+    stamp, listed = stamped(slug)
+    if not stamp.list_is_public():
+        abort(404)
+    return stamp, listed
+
+
+def robots(status: str) -> dict[str, str]:
+    """The headers of a letter's pages: a collecting letter is kept out of search engines."""
+    return {"X-Robots-Tag": "noindex"} if status == "collecting" else {}
+
+
 @bp.route("/letters/<slug>", methods=["GET", "POST"])
 def letter(slug: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _first_view(slug)
-    form = SignForm()
+    # the form the page showed, said by its address (nothing is read before sign(), which
+    # refuses a kind of signer the letter does not take)
+    form: SignForm | IndividualSignForm = (
+        IndividualSignForm() if _wants_individual() else SignForm())
     problem = None
     if form.validate_on_submit():
         try:  # checked, and its mail limits read, before the writing unit, which holds
@@ -89,32 +125,76 @@ def letter(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
     if problem is None and not letter.accepts_signatures():
         problem = signing.closed_message(letter)
-    return _letter_page(letter, form, listing.count(letter), problem), 422
+    own = _sign_form(letter, _wants_individual())
+    if type(form) is not type(own):  # the other kind's form: the letter's own, with what was typed
+        form = own
+    listed = listing.state(letter)
+    return _letter_page(letter, form, listed.total, problem, individuals=listed.individuals), \
+        422, robots(letter.status)
 
 
-def _first_view(slug: str) -> str:
+def _first_view(slug: str) -> ResponseReturnValue:
     """The letter with a blank sign form. For every anonymous visitor it is the same page but
     for the CSRF token until the letter, its list, or whether it takes signatures changes
     (the delivery it shows is the letter's change and the list's): kept (pagecache.py)."""
     stamp, listed = stamped(slug)
-    key = ("letter", stamp.id, stamp.updated_at, listed.revision, stamp.accepts_signatures())
-    return pagecache.page_with_token(
-        key, generate_csrf(), lambda: _letter_page(public_letter(slug), SignForm(), listed.total))
+    individual = _wants_individual()
+    key = ("letter", stamp.id, stamp.updated_at, stamp.status, listed.revision,
+           stamp.accepts_signatures(), individual)
+
+    def make() -> str:
+        letter = public_letter(slug)
+        return _letter_page(letter, _sign_form(letter, individual), listed.total,
+                            individuals=listed.individuals)
+
+    page = pagecache.page_with_token(key, generate_csrf(), make)
+    return page, 200, robots(stamp.status)
 
 
-def _letter_page(letter: Letter, form: SignForm, count: int, problem: str | None = None) -> str:
+def _wants_individual() -> bool:
+    """Whether the visitor asked for the form for individuals (`?as=individual`)."""
+    return request.args.get("as") == "individual"
+
+
+def _sign_form(letter: Letter, individual: bool) -> SignForm | IndividualSignForm:
+    """The form the letter's page shows: the one for individuals where it was asked for (and the
+    letter takes them) or where the letter takes only individuals; else the organizations'."""
+    if letter.takes_individuals() and (individual or not letter.takes_organizations()):
+        return IndividualSignForm()
+    return SignForm()
+
+
+def _letter_page(letter: Letter, form: SignForm | IndividualSignForm, count: int,
+                 problem: str | None = None, *, individuals: int = 0) -> str:
+    """`count` signatories listed, `individuals` of them individuals."""
     return render_template(
         "public/letter.html", letter=letter, body=markup.stored(letter.body_html), form=form,
-        count=count, problem=problem, delivered=delivery.summary(letter))
+        count=count, individuals=individuals, problem=problem, delivered=delivery.summary(letter),
+        individual=isinstance(form, IndividualSignForm))
 
 
-def _signer_input(form: SignForm) -> SignerInput:
+def _signer_input(form: SignForm | IndividualSignForm) -> SignerInput:
+    if isinstance(form, IndividualSignForm):
+        return _individual_input(form)
     return SignerInput(
         organization=form.organization.data or "", email=form.email.address,
         contact_name=form.contact_name.data or "", contact_title=form.contact_title.data or "",
         phone=form.phone.data or "", website=form.website.data or "", city=form.city.data or "",
         region=form.region.data or "", country=form.country.data or "",
         scope=form.scope.data or "local", keep_updated=bool(form.keep_updated.data),
+    )
+
+
+def _individual_input(form: IndividualSignForm) -> SignerInput:
+    """A person signing for themselves: listed by their name (which is also the contact's), with
+    their title and affiliation, after every organization (scope "individual")."""
+    name = form.name.data or ""
+    return SignerInput(
+        organization=name, contact_name=name, contact_title=form.title.data or "",
+        affiliation=form.affiliation.data or "", email=form.email.address,
+        city=form.city.data or "", region=form.region.data or "",
+        country=form.country.data or "", scope="individual",
+        keep_updated=bool(form.keep_updated.data),
     )
 
 
@@ -156,18 +236,30 @@ def confirm(token: str) -> str | tuple[str, int]:
     letter = signature.letter
     form = ConfirmForm()
     if signature.status != "unconfirmed":
-        return render_template("public/confirmed.html", letter=letter, signature=signature,
-                               already=True)
+        return _confirmed(signature, None)
     if request.method == "POST" and form.validate_on_submit():
         try:
             with writing():
-                signing.confirm(signature)
+                made = signing.confirm(signature)
         except LetterNotOpen as exc:
             return render_template("public/bad_link.html", message=str(exc), letter=None,
                                    form=None), 409
-        return render_template("public/confirmed.html", letter=letter, signature=signature,
-                               already=False)
+        return _confirmed(signature, made)
     return render_template("public/confirm.html", letter=letter, signature=signature, form=form)
+
+
+def _confirmed(signature: Signature, token: str | None) -> str:
+    """The page after confirming, with the signer's link to their own page: the one confirming
+    made (and mailed in the receipt); or, when the signature was confirmed already, a fresh
+    one: the confirm link is in the signer's own mailbox, as the receipt is, so whoever opens
+    it again may have one (signer_changes.MAX_LINKS at most)."""
+    already = token is None
+    if token is None:
+        with writing():
+            token = signer_changes.fresh_link(signature)
+    return render_template(
+        "public/confirmed.html", letter=signature.letter, signature=signature, already=already,
+        manage_url=url_for("signer.page", token=token) if token else None)
 
 
 # ------------------------------------------------------------------ the public list
@@ -180,7 +272,7 @@ def signers(slug: str) -> str:
     search = request.args.get("q", "")[:100].strip()
     page = page_number(request.args.get("page"))
     if search:
-        letter = public_letter(slug)
+        letter = listed_letter(slug)
         total = listing.search_count(letter, search)
         more = total > listing.SEARCH_COUNT_LIMIT  # a search counts up to the limit, and one more
         total = min(total, listing.SEARCH_COUNT_LIMIT)
@@ -188,14 +280,14 @@ def signers(slug: str) -> str:
         offset = (page - 1) * PAGE_SIZE
         rows = listing.page(letter, search, offset=offset, limit=min(PAGE_SIZE, total - offset))
         return _signers_page(letter, rows, total, page, search, more)
-    stamp, listed = stamped(slug)
+    stamp, listed = listed_stamped(slug)
     page = min(page, _pages(listed.total, PAGE_SIZE))
 
     def make() -> str:
-        letter = public_letter(slug)
+        letter = listed_letter(slug)
         rows = listing.page(letter, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
                             counts=listed.counts)
-        return _signers_page(letter, rows, listed.total, page)
+        return _signers_page(letter, rows, listed.total, page, individuals=listed.individuals)
 
     return pagecache.page(("signers", stamp.id, stamp.updated_at, listed.revision, page), make)
 
@@ -205,21 +297,39 @@ def _pages(total: int, size: int) -> int:
 
 
 def _signers_page(letter: Letter, rows: list[listing.Listed], total: int, page: int,
-                  search: str = "", more: bool = False) -> str:
+                  search: str = "", more: bool = False, *, individuals: int = 0) -> str:
+    """`total` listed (or matching `search`), `individuals` of the whole list individuals (a
+    search's matches are not counted apart)."""
     return render_template(
         "public/signers.html", letter=letter, groups=grouped(rows), total=total, search=search,
-        page=page, pages=_pages(total, PAGE_SIZE), more=more)
+        page=page, pages=_pages(total, PAGE_SIZE), more=more, individuals=individuals,
+        split=listing.split_of(letter) if any(row.earlier for row in rows) else None)
 
 
 @bp.get("/letters/<slug>/signers.csv")
 def signers_csv(slug: str) -> ResponseReturnValue:
-    letter = public_letter(slug)
+    letter = listed_letter(slug)
     return Response(
         stream_with_context(spreadsheets.csv_lines(listing.stream(letter),
-                                                   spreadsheets.public_fields(letter))),
+                                                   spreadsheets.public_fields(letter)
+                                                   + _text_columns(letter))),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{letter.slug}-signatories.csv"'},
     )
+
+
+def _text_columns(letter: Letter) -> tuple[str, ...]:
+    """The export's columns that say which text each signatory agreed to: only for a letter
+    whose text changed after it was signed (listing.Split); any other exports as before."""
+    return ("version", "current_text") if listing.split_of(letter) is not None else ()
+
+
+def _text_marked(row: listing.Listed, shown: dict[str, Any]) -> dict[str, Any]:
+    """A signatory as the JSON shows it, with the version it agreed to and whether that is the
+    current text where the letter's text changed after it was signed."""
+    if row.signed_version is not None:
+        shown.update(version=row.signed_version, current_text=not row.earlier)
+    return shown
 
 
 @bp.get("/letters/<slug>/signers.json")
@@ -228,17 +338,18 @@ def signers_json(slug: str) -> ResponseReturnValue:
     a list longer than a page adds "page", "pages" and "next" (the next page's address under
     CAMPAIGN_BASE_URL, or null on the last), so a list of one page reads exactly as before
     pages existed. Kept per process until the list or the letter changes."""
-    stamp, listed = stamped(slug)
+    stamp, listed = listed_stamped(slug)
     pages = _pages(listed.total, JSON_PAGE_SIZE)
     page = min(page_number(request.args.get("page")), pages)
 
     def make() -> str:
-        letter = public_letter(slug)
+        letter = listed_letter(slug)
         rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE,
                             counts=listed.counts)
         payload: dict[str, object] = {
             "letter": letter.slug, "title": letter.title, "count": listed.total,
-            "signatories": [spreadsheets.public_row(row, contact=letter.show_contact_names)
+            "signatories": [_text_marked(row, spreadsheets.public_row(
+                                row, contact=letter.show_contact_names))
                             for row in rows]}
         if pages > 1:
             payload.update(page=page, pages=pages, next=external_url(
@@ -256,7 +367,7 @@ def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     """The signed letter as the worker last made it (the delivered copy, byte for byte, once
     delivered), or the addendum of signatories listed after delivery. Never rendered here: while
     the first one is being made, 503 with Retry-After and a page that says so and refreshes."""
-    letter = public_letter(slug)
+    letter = listed_letter(slug)
     pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
     if pdf is None and part == "addendum" and not delivery.has_addendum(letter):
         abort(404)

@@ -8,8 +8,10 @@ Create Date: 2026-11-30 13:00:00
 The letter and signature tables take new values in their CHECK constraints (a letter may be
 `collecting`; a signature may be `withdrawn`, and of scope `individual`). SQLite changes a
 constraint only by rebuilding the table, which drops the signature table's triggers and its
-partial index: both are made again here (the triggers' SQL is 0004's, frozen).
+partial index: both are made again here (the triggers as 0005 made them).
 """
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,32 +27,20 @@ OLD_SCOPES = "('national', 'state', 'local', 'international')"
 SIGNATURE_STATUSES = "('unconfirmed', 'pending', 'approved', 'rejected', 'withdrawn')"
 OLD_SIGNATURE_STATUSES = "('unconfirmed', 'pending', 'approved', 'rejected')"
 
-LISTED_NEW = "NEW.status = 'approved' AND NOT NEW.held"
-LISTED_OLD = "OLD.status = 'approved' AND NOT OLD.held"
-SQLITE_TRIGGERS = [  # as 0004 made them
-    f"""CREATE TRIGGER listed_count_insert AFTER INSERT ON signature WHEN {LISTED_NEW}
-    BEGIN
-      INSERT INTO listed_count (letter_id, scope, listed, revision)
-        VALUES (NEW.letter_id, NEW.scope, 1, 1)
-      ON CONFLICT (letter_id, scope)
-        DO UPDATE SET listed = listed + 1, revision = revision + 1;
-    END""",
-    f"""CREATE TRIGGER listed_count_update AFTER UPDATE ON signature
-    WHEN ({LISTED_OLD}) OR ({LISTED_NEW})
-    BEGIN
-      UPDATE listed_count SET listed = listed - 1, revision = revision + 1
-       WHERE {LISTED_OLD} AND letter_id = OLD.letter_id AND scope = OLD.scope;
-      INSERT INTO listed_count (letter_id, scope, listed, revision)
-        SELECT NEW.letter_id, NEW.scope, 1, 1 WHERE {LISTED_NEW}
-      ON CONFLICT (letter_id, scope)
-        DO UPDATE SET listed = listed + 1, revision = revision + 1;
-    END""",
-    f"""CREATE TRIGGER listed_count_delete AFTER DELETE ON signature WHEN {LISTED_OLD}
-    BEGIN
-      UPDATE listed_count SET listed = listed - 1, revision = revision + 1
-       WHERE letter_id = OLD.letter_id AND scope = OLD.scope;
-    END""",
-]
+
+
+def _sqlite_triggers() -> list[str]:
+    """The signature table's SQLite triggers as 0005 made them (the kept counts and the PDF
+    refresh jobs), from that migration's module (its file name is not an importable name)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("0005_renders_in_the_background.py")
+    spec = importlib.util.spec_from_file_location("campaign_migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.SQLITE_TRIGGERS)
+
 
 SIGNATURE_COLUMNS = ("withdrawn_at", "withdraw_requested_at", "reconsent_asked_at",
                      "reminded_at", "unsubscribed_at")
@@ -83,7 +73,7 @@ def _drop_sqlite_triggers() -> None:
 
 def _create_sqlite_triggers() -> None:
     if _sqlite():
-        for statement in SQLITE_TRIGGERS:
+        for statement in _sqlite_triggers():
             op.execute(statement)
 
 
