@@ -79,12 +79,15 @@ def checked_email(email: str) -> str:
         raise AccountError(f"{email!r} is not an email address: {exc}") from None
 
 
-def create_organizer(email: str, password_hash: str, name: str = "") -> Organizer:
-    """A new staff account (in the caller's writing unit), its password hashed already."""
+def create_organizer(email: str, password_hash: str, name: str = "",
+                     admin: bool = True) -> Organizer:
+    """A new staff account (in the caller's writing unit), its password hashed already: a site
+    administrator, or (`admin=False`) one that reaches only the letters it has a role on."""
     address = checked_email(email)
     if find(address) is not None:
         raise AccountError(f"an organizer with the email {address} already exists")
-    organizer = Organizer(email=address, name=" ".join(name.split()), password_hash=password_hash)
+    organizer = Organizer(email=address, name=" ".join(name.split()), password_hash=password_hash,
+                          is_admin=admin)
     db.session.add(organizer)
     db.session.flush()
     return organizer

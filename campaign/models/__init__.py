@@ -2,6 +2,7 @@
 signatures, the counts of those listed, deliveries), work.py (what the workers do and keep: the
 outbox, rate events, uploads, render jobs, imports, PDFs) and columns.py (moments in UTC).
 Everything is imported from here."""
+from .coalition import ROLES, Invitation, LetterRole, Partner, ShareImage
 from .columns import UTCDateTime, utcnow
 from .letters import (
     LETTER_STATUSES,
@@ -41,6 +42,7 @@ from .work import (
 )
 
 __all__ = [
+    "ROLES", "Invitation", "LetterRole", "Partner", "ShareImage",
     "ORGANIZATION_SCOPES", "SIGNER_KINDS", "VERSION_KINDS", "AuditEntry", "LetterUpdate",
     "SignerLink", "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES",
     "SCOPE_LABELS",

@@ -58,6 +58,9 @@ class Organizer(UserMixin, Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # sees and does everything, creates letters; others only what their roles on letters allow
+    # (migration 0008 made every account before it an administrator)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OrganizerSession(Model):
@@ -136,6 +139,8 @@ class Letter(Model):
     # Signers, embargo, retention (appended with migration 0007).
     signers: Mapped[str] = mapped_column(String(16), default="organizations",
                                          server_default="organizations")
+    # Origins that may frame /letters/<slug>/embed, one a line, or "*" (migration 0008).
+    embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a collecting letter opens
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last closed
     contacts_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -240,6 +245,9 @@ class Signature(Model):
     reconsent_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # from updates
+    # The partner (coalition.Partner) whose link or embed it came through (migration 0008). No
+    # foreign key, as import_id: SQLite adds the column without rebuilding the table.
+    partner_id: Mapped[int | None] = mapped_column(Integer)
 
     letter: Mapped[Letter] = relationship()
     version: Mapped[LetterVersion | None] = relationship()
@@ -269,6 +277,7 @@ class Signature(Model):
 
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
+Index("ix_signature_partner", Signature.letter_id, Signature.partner_id, Signature.status)
 # sign() counts a letter's held ones; the condition is written as SQLAlchemy writes `held` in a
 # query on each database, else SQLite does not use the index
 Index("ix_signature_held", Signature.letter_id,
