@@ -19,7 +19,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import delete, func, select
 
 from . import ratelimit, sessions
@@ -49,6 +49,14 @@ def init_app(app: Flask) -> None:
     login.login_message = "Please log in to see that page."
     login.login_message_category = "info"
     login.user_loader(sessions.load_user)
+    app.before_request(_forget_loaded_organizer)
+
+
+def _forget_loaded_organizer() -> None:
+    """Each request finds its organizer afresh from the session cookie. A request's context is
+    new anyway when served; one kept across requests (the test client's) could otherwise hand
+    on an account loaded, and then let go of, by an earlier unit."""
+    g.pop("_login_user", None)
 
 
 def normalized(email: str) -> str:

@@ -3,28 +3,46 @@
 `record()` adds an entry in the caller's writing unit, so that the entry and the change commit
 together or not at all. The actor is the organizer logged in to the request, or what is named:
 "signer" (from their own page), "worker", "command line". Nothing in the app edits or deletes an
-entry; the letter's history lists them (`entries()`).
+entry; the letter's history lists them (`page()`, filtered by action, actor and dates) and
+downloads them as CSV (`csv_lines()`). Changes of no one letter (an organizer account, the
+outbox) have entries without a letter: they are kept, and listed on no letter's history.
+
+A bulk decision on thousands of signatures is one entry (the count from each status and the
+first names), not one per signature: it stays a short unit, and a person can read it.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
 from typing import Any
 
 from flask import has_request_context
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
-from .database import UNIT, WriteOutsideUnit
+from . import dates
+from .database import UNIT, WriteOutsideUnit, reading
+from .errors import LetterError
 from .extensions import db
-from .models import AuditEntry, Letter
+from .models import AuditEntry, Letter, text_hash
+from .spreadsheets import safe_cell
+from .text import clean_text
 
 RECENT = 50
-HISTORY_ROWS = 500  # the newest entries the history page shows
+HISTORY_ROWS = 200  # the entries one page of the history shows
 # What each action is called on the letter's history page.
 ACTIONS = {
     "letter.status": "Status changed",
     "letter.open": "Opened to the public",
     "letter.signers": "Who can sign changed",
+    "letter.embed_origins": "Sites that may embed the sign form changed",
     "letter.version": "New version of the text",
+    "partner.add": "Partner added",
+    "partner.rename": "Partner renamed",
+    "partner.remove": "Partner removed",
     "reconsent.remind": "Signers of an earlier text reminded",
     "signature.correct": "Details corrected by the signer",
     "signature.withdraw": "Signature withdrawn",
@@ -33,7 +51,31 @@ ACTIONS = {
     "signature.unsubscribe": "Unsubscribed from updates",
     "update.send": "Update sent to signers",
     "contacts.erase": "Contact details erased",
+    # what organizers do (and the worker or the command line for them)
+    "letter.create": "Letter created",
+    "letter.settings": "Settings changed",
+    "letter.letterhead": "Letterhead changed",
+    "letter.recipients": "Delivery recipients changed",
+    "letter.pdf_refresh": "PDF asked for again",
+    "delivery.request": "Closed and delivery asked for",
+    "delivery.retry": "Failed delivery tried again",
+    "delivery.made": "Letter delivered",
+    "signature.approve": "Approved",
+    "signature.reject": "Rejected",
+    "signature.release": "Held submissions released",
+    "signature.rename": "Shown name changed",
+    "signatures.import": "Signatories imported",
+    "contacts.export": "Private contacts downloaded",
+    "outbox.retry": "Failed emails queued again",
+    "account.create": "Organizer account created",
+    "account.password": "Organizer password set",
+    "counts.repair": "Kept counts repaired",
+    "role.grant": "Organizer's role given",
+    "role.revoke": "Organizer's role taken away",
+    "invitation.send": "Organizer invited",
+    "invitation.accept": "Invitation accepted",
 }
+NAMES_SHOWN = 10  # the names an entry for many signatures keeps: the first ones, in list order
 
 
 def record(letter: Letter | None, action: str, subject: str = "", *, before: Any = None,
@@ -54,13 +96,161 @@ def record(letter: Letter | None, action: str, subject: str = "", *, before: Any
     return entry
 
 
+# ------------------------------------------------------------------ a letter's settings
+
+
+def settings(letter: Letter) -> dict[str, Any]:
+    """The settings of a letter an organizer changes on its form or in its file, as the history
+    shows them (its status, who can sign and its versions have entries of their own; its text
+    is shown by fingerprint: the versions page shows the texts themselves)."""
+    return {
+        "title": letter.title, "address": letter.slug, "addressee": letter.recipient,
+        "deadline": dates.deadline_text(letter.deadline),
+        "opens at": dates.moment_text(letter.publish_at), "language": letter.language,
+        "approval needed": bool(letter.require_approval),
+        "contact names shown": bool(letter.show_contact_names),
+        "text": text_hash("", "", letter.body or "")[:12],
+    }
+
+
+def record_settings(letter: Letter, before: Mapping[str, Any]) -> None:
+    """A "letter.settings" entry with the values before and after of the settings that changed
+    since `before` (settings() as it was), if any did; in the caller's writing unit."""
+    after = settings(letter)
+    changed = [key for key, value in after.items() if before.get(key) != value]
+    if changed:
+        record(letter, "letter.settings", letter.title,
+               before={key: before.get(key) for key in changed},
+               after={key: after[key] for key in changed})
+
+
 def entries(letter: Letter, action: str = "", limit: int = RECENT) -> list[AuditEntry]:
     """The letter's newest entries first; only those of `action` when it is given."""
-    query = select(AuditEntry).where(AuditEntry.letter_id == letter.id)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    return list(db.session.scalars(
-        query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
+    return list(db.session.scalars(_newest_first(_selected(letter.id, Filters(action=action)))
+                                   .limit(limit)))
+
+
+# ------------------------------------------------------------------ reading the history
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which of a letter's entries the history shows: of one action, by one actor, made from
+    `since` to `until` (both included); empty ones select every entry."""
+
+    action: str = ""
+    actor: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[AuditEntry]
+    number: int  # from 1, at most `pages`
+    pages: int
+    total: int  # the entries the filters select, on every page
+
+
+def filters(args: Mapping[str, str], zone: tzinfo) -> tuple[Filters, list[str]]:
+    """The filters asked for in a query string (action, actor, from, to), and what was wrong
+    with them: an unknown action or a date that is none is left out, never an error page."""
+    problems: list[str] = []
+    action = args.get("action", "")
+    if action not in ACTIONS:
+        action = ""
+    typed = [args.get("from", "")[:40], args.get("to", "")[:40]]
+    since, until = _bounds(typed, zone, problems)
+    if since is not None and until is not None and since > until:
+        problems.append("“from” is after “to”: they were swapped.")
+        since, until = _bounds(typed[::-1], zone, [])
+    actor = clean_text(args.get("actor", ""), 254)  # no NUL: PostgreSQL refuses it even here
+    return Filters(action, actor, since, until), problems
+
+
+def _bounds(typed: list[str], zone: tzinfo, problems: list[str]
+            ) -> tuple[datetime | None, datetime | None]:
+    """The start of the first day typed and the end of the second (a date and time is read as
+    it is); one that is no date is None, and `problems` says so."""
+    found: list[datetime | None] = []
+    for name, text, day_time in (("from", typed[0], time.min), ("to", typed[1], time.max)):
+        try:
+            found.append(dates.parse_deadline(text, zone, name=f"“{name}”", day_time=day_time))
+        except LetterError as exc:
+            problems.append(f"{str(exc)[:120]}: it was left out.")
+            found.append(None)
+    return found[0], found[1]
+
+
+def page(letter: Letter, chosen: Filters, number: int, rows: int = HISTORY_ROWS) -> Page:
+    """One page of the entries `chosen` selects, newest first; a number past the last page
+    shows the last."""
+    query = _selected(letter.id, chosen)
+    total = int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    pages = max(1, -(-total // rows))
+    number = min(max(number, 1), pages)
+    found = db.session.scalars(_newest_first(query).limit(rows).offset((number - 1) * rows))
+    return Page(list(found), number, pages, total)
+
+
+def actors(letter: Letter) -> list[str]:
+    """Everyone who made an entry on the letter: the choices of the history's "who" filter."""
+    return list(db.session.scalars(select(AuditEntry.actor).distinct()
+                                   .where(AuditEntry.letter_id == letter.id)
+                                   .order_by(AuditEntry.actor)))
+
+
+CSV_COLUMNS = ("at", "actor", "action", "label", "subject", "before", "after")
+CSV_BATCH = 1000  # entries read in one short reading unit while the download streams
+
+
+def csv_lines(letter_id: int, chosen: Filters) -> Iterator[str]:
+    """Every entry `chosen` selects as CSV, newest first, a batch of rows per reading unit (a
+    history of 100,000 entries never sits in memory); cells that a spreadsheet would run as a
+    formula are neutralized as the other downloads' are."""
+    yield _csv_row(CSV_COLUMNS)
+    below: int | None = None
+    while True:
+        with reading():
+            query = _selected(letter_id, chosen)
+            if below is not None:
+                query = query.where(AuditEntry.id < below)
+            batch = list(db.session.scalars(query.order_by(AuditEntry.id.desc())
+                                            .limit(CSV_BATCH)))
+            lines = []
+            for entry in batch:
+                values = changes(entry) or ("", "")
+                lines.append(_csv_row([safe_cell(cell) for cell in (
+                    entry.at.isoformat(), entry.actor, entry.action,
+                    ACTIONS.get(entry.action, entry.action), entry.subject, *values)]))
+        if lines:
+            yield "".join(lines)
+        if len(batch) < CSV_BATCH:
+            return
+        below = batch[-1].id
+
+
+def _csv_row(cells: Any) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(cells)
+    return out.getvalue()
+
+
+def _selected(letter_id: int, chosen: Filters) -> Select[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.letter_id == letter_id)
+    if chosen.action:
+        query = query.where(AuditEntry.action == chosen.action)
+    if chosen.actor:
+        query = query.where(AuditEntry.actor == chosen.actor)
+    if chosen.since is not None:
+        query = query.where(AuditEntry.at >= chosen.since)
+    if chosen.until is not None:
+        query = query.where(AuditEntry.at <= chosen.until)
+    return query
+
+
+def _newest_first(query: Select[AuditEntry]) -> Select[AuditEntry]:
+    return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
 
 def changes(entry: AuditEntry) -> tuple[str, str] | None:

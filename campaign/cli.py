@@ -22,12 +22,14 @@ from werkzeug.serving import run_simple
 
 from . import (
     accounts,
+    audit,
     delivery,
     imports,
     letters,
     listing,
     reconsent,
     retention,
+    roles,
     spreadsheets,
     worker,
 )
@@ -48,6 +50,8 @@ def init_app(app: Flask) -> None:
                     run_worker, export_pdf, export_csv, check_counts, demo):
         app.cli.add_command(command)
     for command in (export_letter, purge_contacts):  # issue #13: embargo, retention
+        app.cli.add_command(command)
+    for command in (grant_role, revoke_role):  # issue #12: co-organizers and roles
         app.cli.add_command(command)
 
 
@@ -99,17 +103,23 @@ def upgrade_schema() -> None:
 @click.command("create-organizer")
 @click.argument("email")
 @click.option("--name", default="", help="The organizer's name.")
+@click.option("--no-admin", "not_admin", is_flag=True,
+              help="Not a site administrator: it reaches only the letters it has a role on.")
 @one_line_errors
-def create_organizer(email: str, name: str) -> None:
-    """Create a staff account. The password comes from standard input, or is prompted for."""
+def create_organizer(email: str, name: str, not_admin: bool) -> None:
+    """Create a staff account: a site administrator, who can do everything, unless --no-admin.
+    The password comes from standard input, or is prompted for."""
     shown = clean_text(utf8_argument(name, "name"), NAME_LIMIT + 1)
     if len(shown) > NAME_LIMIT:
         raise AccountError(f"the name can have at most {NAME_LIMIT} characters")
     utf8_argument(email, "email address")
     password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
     with writing():
-        address = accounts.create_organizer(email, password_hash, shown).email
-    click.echo(f"Created organizer {address}")
+        address = accounts.create_organizer(email, password_hash, shown,
+                                            admin=not not_admin).email
+        audit.record(None, "account.create", address, after={"administrator": not not_admin})
+    click.echo(f"Created organizer {address}"
+               + ("" if not_admin else " (a site administrator: every letter)"))
 
 
 @click.command("set-password")
@@ -126,7 +136,44 @@ def set_password(email: str) -> None:
             raise AccountError(f"no organizer has the email {email.strip()!r}")
         accounts.set_password_hash(organizer, password_hash)
         address = organizer.email
+        audit.record(None, "account.password", address)
     click.echo(f"New password set for {address}; its sessions have ended")
+
+
+@click.command("grant")
+@click.argument("email")
+@click.argument("slug")
+@click.argument("role")
+@one_line_errors
+def grant_role(email: str, slug: str, role: str) -> None:
+    """Give an organizer a role on one letter (replacing any it had there): owner, editor,
+    moderator, viewer or partner:<code>."""
+    for value, what in ((email, "email address"), (slug, "slug"), (role, "role")):
+        utf8_argument(value, what)
+    with writing():
+        letter = letter_by_slug(slug)
+        organizer = roles.find_organizer(email)
+        wanted = roles.parse_role(letter, role)
+        roles.grant(letter, organizer, wanted)
+        done = f"{organizer.email} is now {wanted.text} on {letter.slug}"
+    click.echo(done)
+
+
+@click.command("revoke")
+@click.argument("email")
+@click.argument("slug")
+@one_line_errors
+def revoke_role(email: str, slug: str) -> None:
+    """Take away an organizer's role on one letter."""
+    for value, what in ((email, "email address"), (slug, "slug")):
+        utf8_argument(value, what)
+    with writing():
+        letter = letter_by_slug(slug)
+        organizer = roles.find_organizer(email)
+        if not roles.revoke(letter, organizer):
+            raise AccountError(f"{organizer.email} has no role on {letter.slug}")
+        done = f"{organizer.email} no longer organizes {letter.slug}"
+    click.echo(done)
 
 
 def utf8_argument(value: str, what: str) -> str:
@@ -235,6 +282,10 @@ def export_csv(slug: str, output: Path, private: bool) -> None:
     with output.open("w", encoding="utf-8", newline="") as f:
         for chunk in spreadsheets.csv_lines(listing.stream(letter, private=private), columns):
             f.write(chunk)
+    if private:  # the contacts are written: who took them goes in the letter's history
+        with writing():
+            audit.record(letter, "contacts.export",
+                         clean_text(os.fsencode(output.resolve()).decode("utf-8", "replace")))
     click.echo(f"Wrote {output}")
 
 
@@ -291,6 +342,11 @@ def check_counts(repair: bool) -> None:
                                    "(run it again with --repair to set them right)")
     with writing():
         repaired = listing.repair_counts()
+        audit.record(None, "counts.repair", f"{repaired} count(s)",
+                     before={f"letter {letter_id}, {scope}": kept
+                             for (letter_id, scope), (kept, _) in sorted(wrong.items())},
+                     after={f"letter {letter_id}, {scope}": fresh
+                            for (letter_id, scope), (_, fresh) in sorted(wrong.items())})
     click.echo(f"Repaired {repaired} count(s).")
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import letters, listing, outbox, pdf, renders, spreadsheets, uploads
+from . import audit, letters, listing, outbox, pdf, renders, spreadsheets, uploads
 from .dates import local
 from .errors import (
     AlreadyDelivered,
@@ -70,6 +70,7 @@ def set_letterhead(letter: Letter, coalition_name: str, closing: str,
     if renders.delivering(letter):
         raise DeliveryUnderway("The letter is being delivered: its letterhead can no longer "
                                "change.")
+    before = _letterhead(letter)
     letter.coalition_name = clean_text(coalition_name, 200)
     letter.closing = "\n".join(clean_text(line, 300) for line in closing.splitlines()
                                if line.strip())[:300]
@@ -77,7 +78,22 @@ def set_letterhead(letter: Letter, coalition_name: str, closing: str,
         letter.logo_file = uploads.store_image(logo)
     elif remove_logo:
         letter.logo_file = None
+    _audit_changes(letter, "letter.letterhead", before, _letterhead(letter))
     renders.want(letter)  # the PDF shows them
+
+
+def _letterhead(letter: Letter) -> dict[str, str | None]:
+    return {"coalition name": letter.coalition_name, "closing": letter.closing,
+            "logo": letter.logo_file}
+
+
+def _audit_changes(letter: Letter, action: str, before: Mapping[str, object],
+                   after: Mapping[str, object]) -> None:
+    """An entry with the values that changed, before and after, if any did."""
+    changed = [key for key, value in after.items() if before.get(key) != value]
+    if changed:
+        audit.record(letter, action, letter.title, before={k: before.get(k) for k in changed},
+                     after={k: after[k] for k in changed})
 
 
 MAX_RECIPIENTS = 50  # the final PDF goes to a letter's addressees, not to a mailing list
@@ -106,8 +122,11 @@ def checked_recipients(addresses: str, by_email: bool) -> str:
 
 def set_recipients(letter: Letter, recipients: str, by_email: bool) -> None:
     """Where the final PDF is emailed (checked_recipients()), and whether it is."""
+    before = {"emailed to": letter.delivery_emails, "by email": bool(letter.deliver_by_email)}
     letter.delivery_emails = recipients
     letter.deliver_by_email = by_email
+    _audit_changes(letter, "letter.recipients", before,
+                   {"emailed to": recipients, "by email": by_email})
 
 
 # ------------------------------------------------------------------ delivering
@@ -121,6 +140,10 @@ def request(letter: Letter, organizer_id: int | None, notify_signatories: bool) 
     _check(letter, listing.count(letter))
     letters.set_status(letter, "closed")  # CAMPAIGN_RETAIN_CONTACTS_DAYS counts from here
     renders.request_delivery(letter, organizer_id, notify_signatories)
+    audit.record(letter, "delivery.request", letter.title,
+                 after={"signatories told": notify_signatories,
+                        "emailed to": len(letter.recipient_addresses())
+                        if letter.deliver_by_email else 0})
 
 
 def retry(letter: Letter) -> None:
@@ -129,6 +152,7 @@ def retry(letter: Letter) -> None:
     _lock_undelivered(letter)
     _check(letter, listing.count(letter))
     renders.retry_delivery(letter)
+    audit.record(letter, "delivery.retry", letter.title)
 
 
 def _lock_undelivered(letter: Letter) -> None:
@@ -196,6 +220,9 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
         for row in rows:
             if row.email:
                 outbox.enqueue("delivered", row.email, signature=row.id, delivery=record.id)
+    audit.record(letter, "delivery.made", letter.title, actor="worker",
+                 after={"signatories": record.signatory_count, "sha256": record.sha256,
+                        "emailed to": len(record.emailed_to.splitlines())})
     db.session.flush()
     return record
 

@@ -8,11 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
+from sqlalchemy import func, select
 
 from . import differences, markup
 from .extensions import db
 from .links import external_url
-from .models import Delivery, Letter, LetterUpdate, LetterVersion, Signature
+from .models import (
+    Delivery,
+    Invitation,
+    Letter,
+    LetterUpdate,
+    LetterVersion,
+    Organizer,
+    Signature,
+)
+from .reconsent import has_agreed  # this module has a reconsent() of its own
 from .tokens import make_token, unsubscribe_token
 
 
@@ -25,6 +35,21 @@ class Written:
 
 class Unwritable(Exception):
     """What a message is about no longer exists (its signature or delivery was deleted)."""
+
+
+class Skip(Unwritable):
+    """The message is no longer wanted, as its signer stands now (they withdrew, unsubscribed,
+    or already agreed to the new text after it was queued): not a failure, so the outbox marks
+    it done unsent (outbox._mark_skipped), not among the organizers' undelivered mail."""
+
+
+SIGNED = ("pending", "approved")  # the states of a signature still signed (reconsent.CONFIRMED)
+
+
+def _still_signed(found: Signature) -> None:
+    """Skip a message to a signer whose signature was withdrawn or rejected after it was queued."""
+    if found.status not in SIGNED:
+        raise Skip(f"the signature is {found.status}")
 
 
 def write(kind: str, params: dict[str, Any]) -> Written:
@@ -76,12 +101,15 @@ def already_signed(signature: int) -> Written:
                     letter_url=external_url("public.letter", slug=letter.slug))
 
 
-def receipt(signature: int, token: str) -> Written:
+def receipt(signature: int, token: str, again: bool = False) -> Written:
     """After confirming: what was confirmed, and the signer's personal link to their own page
-    (the token travels in the outbox row's params, taken out once sent: outbox.TOKEN)."""
+    (the token travels in the outbox row's params, taken out once sent: outbox.TOKEN). `again`:
+    asked for later from the confirm link's page (signing.send_own_link), whatever the
+    signature's state is now."""
     found = _signature(signature)
     letter = found.letter
     return _written("receipt", f"Your signature: {letter.title}", signature=found, letter=letter,
+                    again=again,
                     manage_url=external_url("signer.page", token=token),
                     letter_url=external_url("public.letter", slug=letter.slug))
 
@@ -108,7 +136,10 @@ def update(update: int, signature: int) -> Written:
     record = db.session.get(LetterUpdate, update)
     if record is None:
         raise Unwritable(f"update {update} no longer exists")
-    _signature(signature)
+    found = _signature(signature)
+    _still_signed(found)
+    if found.unsubscribed_at is not None:
+        raise Skip("the address unsubscribed from this letter's updates")
     return update_written(record.letter, record.subject, record.body, record.audience,
                           unsubscribe_url(signature))
 
@@ -145,6 +176,9 @@ def reconsent(signature: int, version: int, token: str, agreed: int | None = Non
     changed = db.session.get(LetterVersion, version)
     if changed is None:
         raise Unwritable(f"version {version} no longer exists")
+    _still_signed(found)
+    if has_agreed(found):
+        raise Skip("the signer already agreed to the current text")
     letter = found.letter
     before = differences.agreed_version(letter, agreed, changed)
     # to the text as it is now: the change, and any correction made to it since
@@ -156,7 +190,28 @@ def reconsent(signature: int, version: int, token: str, agreed: int | None = Non
                     reminder=reminder, confirm_url=external_url("reconsent.page", token=token))
 
 
+def invitation(invitation: int, token: str) -> Written:
+    """To someone invited to organize a letter: the link to accept (the token travels in the
+    params, taken out once sent: outbox.TOKEN)."""
+    found = db.session.get(Invitation, invitation)
+    if found is None or found.letter is None:
+        raise Unwritable(f"invitation {invitation} no longer exists")
+    inviter = db.session.get(Organizer, found.invited_by) if found.invited_by else None
+    letter = found.letter
+    return _written("invitation", f"Invitation to organize: {letter.title}", letter=letter,
+                    invitation=found, role=found.role or "", site=current_app.config["BASE_URL"],
+                    inviter=(inviter.name or inviter.email) if inviter else "An administrator",
+                    new_account=_no_account(found.email),
+                    accept_url=external_url("invitation.accept", token=token))
+
+
+def _no_account(email: str) -> bool:
+    return db.session.scalar(select(Organizer.id)
+                             .where(func.lower(Organizer.email) == email.lower())) is None
+
+
 KINDS: dict[str, Callable[..., Written]] = {
+    "invitation": invitation,
     "confirm": confirm,
     "already-signed": already_signed,
     "receipt": receipt,

@@ -18,6 +18,16 @@ class SlugTaken(LetterError):
     """Another letter has this address already."""
 
 
+class PartnerError(LetterError):
+    """A letter's partner cannot be added, renamed or removed as asked (a bad or taken code, no
+    name, signatures it brought); a letter file's `partners` too. `field` names the form field
+    the message belongs at ("code", "name"; None: the partner as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 # ------------------------------------------------------------------ signing and moderation
 
 
@@ -40,6 +50,11 @@ class BadToken(SigningError):
     def __init__(self, message: str, signature_id: int | None = None) -> None:
         super().__init__(message)
         self.signature_id = signature_id
+
+
+class StaleEmbedForm(SigningError):
+    """An embedded sign form sent without its own token (embeds.py), with another letter's, or
+    open too long: the embed's stand-in for the CSRF check, which needs a cookie."""
 
 
 class ImportProblem(SigningError):

@@ -28,6 +28,7 @@ from wtforms.validators import (
     URL,
     DataRequired,
     Email,
+    EqualTo,
     InputRequired,
     Length,
     Optional,
@@ -196,6 +197,10 @@ class LetterForm(FlaskForm):
     signers = SelectField("Who can sign", choices=SIGNER_CHOICES, default="organizations",
                           description="Individuals sign with their name; an affiliation they "
                                       "give is listed for identification only.")
+    embed_origins = TextAreaField(
+        "Sites that may embed the sign form", validators=[Length(max=20_000)], filters=STRIP,
+        description="One site a line, such as https://partner.example.org, or * for any site. "
+                    "Empty: no site may show it (embeds.py).")
     require_approval = BooleanField("Approve signatories before they are listed", default=True)
     show_contact_names = BooleanField("Show contact names on the public list")
     # Asked only of a letter that has signatures, and needed only when its text changes: does
@@ -304,6 +309,22 @@ class RenameForm(FlaskForm):
     submit = SubmitField("Save name")
 
 
+class PartnerForm(FlaskForm):
+    """A letter's new partner; partners.check_code and check_name say what is wrong with it."""
+
+    code = StringField("Code", filters=STRIP, description="In the partner's link: lowercase "
+                       "letters, digits and hyphens, e.g. casa.")
+    name = StringField("Name", filters=STRIP, description="e.g. CASA de Maryland")
+    submit = SubmitField("Add partner")
+
+
+class PartnerNameForm(FlaskForm):
+    """Another name for a partner (its code, in links already given out, stays)."""
+
+    name = StringField("Name", filters=STRIP)
+    submit = SubmitField("Rename")
+
+
 class ImportForm(FlaskForm):
     file = FileField("CSV file",
                      validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
@@ -376,3 +397,28 @@ class UpdateForm(FlaskForm):
     body = TextAreaField("Update (Markdown)", validators=[Length(max=100_000)])
     preview = SubmitField("Preview")
     send = SubmitField("Send")
+
+
+class InviteForm(FlaskForm):
+    """Invite someone to organize a letter; the view lists the roles (a partner's among them)."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=STRIP)
+    role = SelectField("Role", default="viewer")
+    submit = SubmitField("Send the invitation")
+
+
+class RoleForm(FlaskForm):
+    """Change an organizer's role on a letter, or ("remove") take it away."""
+
+    role = SelectField("Role")
+    submit = SubmitField("Change")
+
+
+class InvitationForm(FlaskForm):
+    """Accepting an invitation with a new account: a name and a password, typed twice."""
+
+    name = StringField("Your name", validators=[Optional(), Length(max=200)], filters=STRIP)
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    again = PasswordField("The password again", validators=[
+        DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    submit = SubmitField("Create my account")

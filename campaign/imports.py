@@ -26,11 +26,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
-from . import spreadsheets
+from . import audit, spreadsheets
 from .database import changed, reading, writing
 from .errors import ImportProblem
 from .extensions import db
-from .models import Letter, Signature, SignatureImport, utcnow
+from .models import Letter, Organizer, Signature, SignatureImport, utcnow
 from .queue import Claim, Queue
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None
         try:
             with writing():
                 spreadsheets.insert_rows(letter, rows)
+                _audit(letter, filename, len(rows), approved)
         except IntegrityError:  # an email in the file signed since it was checked
             spreadsheets.check_import(letter, text, approved)  # names it
             raise ImportProblem(["a row could not be written; import the file again"]) from None
@@ -145,6 +146,7 @@ def run(each: Claim, progress: Progress | None = None, retry: bool = True,
     if job is None or letter is None:
         return None
     text, approved, total, done = job.csv_text, job.approved, job.total_rows, job.rows_done
+    filename, organizer_id = job.filename, job.organizer_id
     try:
         rows = checked if checked is not None else spreadsheets.check_import(
             letter, text, approved, own_import=each.id, max_rows=total)
@@ -163,6 +165,8 @@ def run(each: Claim, progress: Progress | None = None, retry: bool = True,
                 progress(done, len(rows))
         with writing():
             finished = QUEUE.finish(each, finished_at=utcnow(), csv_text="")
+            if finished:
+                _audit(letter, filename, len(rows), approved, organizer_id, background=True)
         return "done" if finished else None
     except ImportProblem as exc:  # a row can no longer be written: give up, take the rows back
         return _fail(each, exc.problems, final=True)
@@ -173,6 +177,22 @@ def run(each: Claim, progress: Progress | None = None, retry: bool = True,
         db.session.rollback()
         log.exception("import %s of letter %s failed", each.id, letter.id)
         return _fail(each, [f"{type(exc).__name__}: {exc}"], final=not retry)
+
+
+def _audit(letter: Letter, filename: str, rows: int, approved: bool,
+           organizer_id: int | None = None, background: bool = False) -> None:
+    """The import's entry in the letter's history, in the unit that writes its last rows: by
+    the organizer who uploaded it (also when the worker wrote it), or the command line."""
+    organizer = db.session.get(Organizer, organizer_id) if organizer_id is not None else None
+    actor = None  # written in the request or the command: its organizer, or "command line"
+    if organizer is not None:
+        actor = organizer.email
+    elif background:
+        actor = "worker" if organizer_id is not None else "command line"  # the account is gone
+    entry = audit.record(letter, "signatures.import", filename or "a CSV file", actor=actor,
+                         after={"rows": rows, "listed at once": approved})
+    if organizer is not None:
+        entry.organizer_id = organizer.id
 
 
 def _write_chunk(each: Claim, letter: Letter, chunk: list[dict[str, object]], done: int) -> bool:

@@ -13,10 +13,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy import update as update_rows  # this module has an update() of its own
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, renders
+from . import audit, embeds, partners, renders
 from .database import changed
 from .dates import local, parse_deadline
-from .errors import LetterError, SlugTaken
+from .errors import LetterError, PartnerError, SlugTaken
 from .extensions import db
 from .markup import markdown_to_html
 from .models import LETTER_STATUSES, SIGNER_KINDS, Letter, LetterVersion, utcnow
@@ -24,7 +24,9 @@ from .text import SLUG_RE, clean_text, storable
 
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language", "publish_at",
-              "signers"}
+              "signers", "partners", "embed_origins"}
+# Keys whose value is a mapping or list, checked by their own reader (the others are text).
+STRUCTURED_KEYS = {"partners", "embed_origins"}
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -52,6 +54,11 @@ class LetterText:
     language: str = "en"
     publish_at: datetime | None = None  # a collecting letter opens by itself then
     signers: str = "organizations"  # who may sign: organizations, individuals or both
+    # partners named in a letter file, code -> name (None: the file names none; the form never)
+    partners: dict[str, str] | None = None
+    # origins that may frame its embed, one a line, or "*" (embeds.py); None: a letter file that
+    # names none, which leaves the letter's as they are
+    embed_origins: str | None = None
     body_html: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -195,7 +202,8 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
     if unknown:
         raise LetterError(f"{name}: unknown key {unknown[0]!r} in the front matter")
     for key, value in meta.items():
-        if value is not None and not isinstance(value, str | int | float):  # bool is an int
+        if value is not None and key not in STRUCTURED_KEYS \
+                and not isinstance(value, str | int | float):  # bool is an int
             raise LetterError(f"{name}: {key!r} must be text, not a list, mapping or binary")
     for key in ("title", "slug"):
         if not meta.get(key):
@@ -211,10 +219,23 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
                                         str(meta.get("status") or "draft"), zone),
             language=check_language(str(meta.get("language") or "en")),
             signers=check_signers(str(meta.get("signers") or "organizations")),
+            partners=_partners(meta),
+            embed_origins=embeds.origins_from_file(meta["embed_origins"])
+            if "embed_origins" in meta else None,
             body=clean_body(match.group(2)),
         )
     except LetterError as exc:
         raise LetterError(f"{name}: {exc}") from None
+
+
+def _partners(meta: dict[str, object]) -> dict[str, str] | None:
+    """A letter file's `partners`, checked (partners.check_partners); None when it has none."""
+    if "partners" not in meta:
+        return None
+    try:
+        return partners.check_partners(meta["partners"])
+    except PartnerError as exc:
+        raise LetterError(f"partners: {exc}") from None
 
 
 def check_title(text: str) -> str:
@@ -252,10 +273,10 @@ def _text_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _FrontMatterDumper.add_representer(str, _text_block)
 
 
-def front_matter(letter: Letter) -> dict[str, str]:
+def front_matter(letter: Letter) -> dict[str, object]:
     """The front matter of the letter's file: every key parse_text reads, in the documented
     order; moments in ISO 8601 with their offset in the campaign's time zone."""
-    meta = {"title": letter.title, "slug": letter.slug}
+    meta: dict[str, object] = {"title": letter.title, "slug": letter.slug}
     if letter.recipient:
         meta["recipient"] = letter.recipient
     if letter.deadline is not None:
@@ -265,6 +286,12 @@ def front_matter(letter: Letter) -> dict[str, str]:
     meta["signers"] = letter.signers
     if letter.status == "collecting" and letter.publish_at is not None:
         meta["publish_at"] = local(letter.publish_at).isoformat()
+    named = {partner.code: partner.name for partner in partners.all_for(letter)}
+    if named:
+        meta["partners"] = named
+    origins = embeds.origins_for_file(letter)
+    if origins is not None:
+        meta["embed_origins"] = origins
     return meta
 
 
@@ -358,6 +385,7 @@ def create(text: LetterText) -> Letter:
     except IntegrityError:
         raise SlugTaken(f"The address {text.slug!r} is taken by another letter.") from None
     record_version(letter)
+    _keep_partners(letter, text)
     _want_pdf(letter)
     db.session.flush()
     return letter
@@ -374,9 +402,17 @@ def update(letter: Letter, text: LetterText, kind: str = "change") -> Letter:
         letter.slug = text.slug
     _fill(letter, text)
     record_version(letter, kind)
+    _keep_partners(letter, text)
     _want_pdf(letter)
     db.session.flush()
     return letter
+
+
+def _keep_partners(letter: Letter, text: LetterText) -> None:
+    """The partners a letter file names, added or renamed (partners.keep); those it does not
+    name are kept: they may have been added on the letter's Partners page."""
+    if text.partners:
+        partners.keep(letter, text.partners)
 
 
 def _want_pdf(letter: Letter) -> None:
@@ -406,6 +442,11 @@ def _fill(letter: Letter, text: LetterText) -> None:
         audit.record(letter, "letter.signers", letter.title, before=letter.signers,
                      after=text.signers)
     letter.signers = text.signers
+    if text.embed_origins is not None and text.embed_origins != letter.embed_origins:
+        if letter.id is not None:  # not a new letter's first
+            audit.record(letter, "letter.embed_origins", letter.title,
+                         before=letter.embed_origins or "", after=text.embed_origins)
+        letter.embed_origins = text.embed_origins
 
 
 def record_version(letter: Letter, kind: str = "change") -> LetterVersion | None:

@@ -27,7 +27,16 @@ from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_,
 
 from . import text
 from .extensions import db
-from .models import SCOPES, Letter, LetterVersion, ListedCount, Signature, takes_signatures
+from .models import (
+    SCOPES,
+    Letter,
+    LetterVersion,
+    ListedCount,
+    Partner,
+    ShareImage,
+    Signature,
+    takes_signatures,
+)
 from .text import SLUG_RE
 
 SEARCH_COUNT_LIMIT = 1000  # a search counts its matches up to this many, then says "more than"
@@ -54,6 +63,7 @@ class Listed(NamedTuple):
     title: str = ""
     keep_updated: str = ""  # "yes" or "no" in the private export, as the two below
     unsubscribed: str = ""  # from the letter's updates, with an update's link
+    partner: str = ""  # the code of the partner whose link it came through (partners.py)
     # Read only for a letter whose text changed after it was signed (Split): the number of the
     # version this signatory agreed to (0: before the letter had any), and whether that text is
     # earlier than the one now asking for consent. Elsewhere None and False.
@@ -102,11 +112,13 @@ PUBLIC_COLUMNS = (Signature.id, Signature.shown_name, Signature.city, Signature.
                   Signature.affiliation, PUBLIC_TITLE)
 PRIVATE_COLUMNS = (*PUBLIC_COLUMNS, Signature.contact_title, Signature.email, Signature.phone,
                    Signature.website, case((Signature.keep_updated, "yes"), else_="no"),
-                   case((Signature.unsubscribed_at.is_not(None), "yes"), else_="no"))
+                   case((Signature.unsubscribed_at.is_not(None), "yes"), else_="no"),
+                   select(Partner.code).where(Partner.id == Signature.partner_id)
+                   .scalar_subquery())
 # The Listed field each column of PRIVATE_COLUMNS (and so of PUBLIC_COLUMNS) fills.
 COLUMN_FIELDS = ("id", "shown_name", "city", "region", "country", "scope", "contact_name",
                  "affiliation", "title", "contact_title", "email", "phone", "website",
-                 "keep_updated", "unsubscribed")
+                 "keep_updated", "unsubscribed", "partner")
 SCOPE_ORDER = case({scope: i for i, scope in enumerate(SCOPES)}, value=Signature.scope, else_=9)
 ORDER = (SCOPE_ORDER, Signature.sort_key, Signature.id)
 
@@ -192,6 +204,7 @@ class Stamp(NamedTuple):
     status: str
     deadline: datetime | None
     updated_at: datetime
+    share_image: str | None = None  # the hash of its preview image (share_image.py), if made
 
     def accepts_signatures(self) -> bool:
         return takes_signatures(self.status, self.deadline)
@@ -201,10 +214,13 @@ class Stamp(NamedTuple):
         return self.status != "collecting"
 
 
-# The letter and its kept counts in one query: a public page that kept its answer needs no more.
+# The letter, its kept counts and its preview image's hash in one query: a public page that kept
+# its answer needs no more.
 STAMPED = (select(Letter.id, Letter.status, Letter.deadline, Letter.updated_at,
-                  ListedCount.scope, ListedCount.listed, ListedCount.revision)
+                  ListedCount.scope, ListedCount.listed, ListedCount.revision,
+                  ShareImage.content_hash.label("share_image"))
            .outerjoin(ListedCount, ListedCount.letter_id == Letter.id)
+           .outerjoin(ShareImage, ShareImage.letter_id == Letter.id)
            .where(Letter.slug == bindparam("slug")))
 STATE = select(ListedCount.scope, ListedCount.listed, ListedCount.revision) \
     .where(ListedCount.letter_id == bindparam("letter_id"))
@@ -218,7 +234,7 @@ def stamped(slug: str) -> tuple[Stamp, ListState] | None:
     if not rows or rows[0].status == "draft":
         return None
     first = rows[0]
-    stamp = Stamp(first.id, first.status, first.deadline, first.updated_at)
+    stamp = Stamp(first.id, first.status, first.deadline, first.updated_at, first.share_image)
     return stamp, _state([(row.scope, row.listed, row.revision) for row in rows if row.scope])
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
-from sqlalchemy import Select, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, or_, select, update
 
-from . import emails
+from . import audit, emails
 from .database import UNIT, WriteOutsideUnit, changed, reading, writing
 from .extensions import db
 from .models import OutboxAttachment, OutboxMessage, utcnow
@@ -186,9 +186,14 @@ def _take(each: Claim) -> tuple[OutboxMessage, emails.Written] | None:
             return None
         try:
             return message, _written(message)
+        except emails.Skip as exc:
+            skipped, reason = True, f"skipped: {exc}"
         except emails.Unwritable as exc:
-            reason = f"cannot be written: {exc}"
-    _mark_failed(each, reason, final=True)
+            skipped, reason = False, f"cannot be written: {exc}"
+    if skipped:
+        _mark_skipped(message, reason)
+    else:
+        _mark_failed(each, reason, final=True)
     return None
 
 
@@ -288,24 +293,62 @@ def _params_without_token(message: OutboxMessage) -> dict[str, str]:
     return {"params": json.dumps({**json.loads(message.params or "{}"), TOKEN: REMOVED})}
 
 
+def _mark_skipped(message: OutboxMessage, reason: str) -> None:
+    """No longer wanted (emails.Skip: its signer withdrew, unsubscribed or already agreed after
+    it was queued): done, unsent (no sent_at), with why in last_error and nothing written or any
+    signer's link kept; not among the undelivered mail (dead_messages)."""
+    with writing():
+        db.session.execute(
+            update(OutboxMessage).where(*QUEUE.holds(claim_of(message)))
+            .values(status=QUEUE.done, last_error=reason[:500], body_text="", body_html="",
+                    **_params_without_token(message))
+            .execution_options(synchronize_session=False))
+    log.info("skipped message %s (%s): %s", message.id, message.kind, reason)
+
+
 def _mark_failed(each: Claim, reason: str, final: bool = False,
                  written: emails.Written | None = None) -> None:
     """Not sent: queued again after a pause, or given up; unless this worker's claim on it has
-    ended meanwhile. What was written is kept, so the mail page shows what failed to go."""
+    ended meanwhile. What was written is kept, so the mail page shows what failed to go. Given
+    up, it keeps no signer's link either (_forget_link)."""
     kept = {} if written is None else {"subject": one_line(written.subject)[:300],
                                        "body_text": written.text, "body_html": written.html}
     if QUEUE.fail(each, reason, final, **kept) == "dead":
+        _forget_link(each.id)
         log.error("gave up on message %s after %s attempts", each.id, each.attempt)
 
 
+def _forget_link(message_id: int) -> None:
+    """Take the signer's personal link (or an invitation's) out of a message given up: a dead
+    row is kept for the mail page, and whoever reads the database must not open the page with
+    it. Such a message cannot be sent again (retry()); the signer asks for a new link."""
+    with writing():
+        message = db.session.get(OutboxMessage, message_id)
+        if message is not None and message.status == QUEUE.dead and _token_of(message):
+            message.params = _params_without_token(message)["params"]
+
+
+def link_removed(message: OutboxMessage) -> bool:
+    """Whether the message carried a personal link that was taken out: it can no longer be
+    written as it was, so it is not sent again."""
+    params = json.loads(message.params) if message.params else {}
+    return isinstance(params, dict) and params.get(TOKEN) == REMOVED
+
+
 def retry(message_ids: list[int]) -> int:
-    """Put dead messages back in the queue (an organizer's retry button)."""
+    """Put dead messages back in the queue (an organizer's retry button); not one whose
+    signer's link was taken out (link_removed): it would go without a link that works."""
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead",
+               or_(OutboxMessage.params.is_(None),
+                   OutboxMessage.params.not_like(f"%{json.dumps(REMOVED)}%")))
         .values(status="queued", attempts=0, due=utcnow())
     )
-    return changed(result)
+    count = changed(result)
+    if count:  # of no one letter; the addresses, a signer's among them, are not kept
+        audit.record(None, "outbox.retry", f"{count} message(s)", after={"queued again": count})
+    return count
 
 
 def _write_locally(message: OutboxMessage, written: emails.Written) -> None:

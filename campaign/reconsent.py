@@ -12,7 +12,7 @@ texts is shown by differences.py.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,17 +114,29 @@ class Saved:
     asked: int  # how many signers were asked to confirm it
 
 
-def save(letter: Letter | None, text: LetterText, kind: str) -> Saved:
-    """Create the letter, or change it to `text`, in the caller's writing unit. A new version of
-    its text is of `kind` and audited with the fingerprints before and after; a change asks
-    every earlier signer to confirm it (`ask`)."""
+def save(letter: Letter | None, text: LetterText, kind: str,
+         options: Mapping[str, bool] | None = None) -> Saved:
+    """Create the letter, or change it to `text` and `options` (its form's require_approval and
+    show_contact_names, if given), in the caller's writing unit; the settings changed are
+    audited with their values before and after. A new version of its text is of `kind` and
+    audited with the fingerprints before and after; a change asks every earlier signer to
+    confirm it (`ask`)."""
     if letter is None:
         created = letters.create(text)
+        for name, value in (options or {}).items():
+            setattr(created, name, value)
+        audit.record(created, "letter.create", created.title,
+                     after={**audit.settings(created), "status": created.status,
+                            "signers": created.signers})
         return Saved(created, created.current_version, 0)
     if kind not in (CORRECTION, CHANGE):
         raise ValueError(f"a new text is a correction or a change, not {kind!r}")
     before = letter.current_version
+    settings = audit.settings(letter)
     letters.update(letter, text, kind)
+    for name, value in (options or {}).items():
+        setattr(letter, name, value)
+    audit.record_settings(letter, settings)
     version = letter.current_version
     if version is None or version is before:
         return Saved(letter, None, 0)

@@ -1,8 +1,8 @@
 """Retention of signers' contact details (CAMPAIGN_RETAIN_CONTACTS_DAYS): that many days after a
 letter is delivered or closed, the contact name, title, email, phone and IP hash of its signatures
-are erased, and the mail sent to those addresses. The public record stays: the names, places, scopes and statuses of the signatories,
-the delivered PDF (byte for byte), the counts. `campaign purge-contacts` erases what is due now;
-the worker does it once a day.
+are erased, and the mail sent to those addresses. The public record stays: the names, places,
+scopes and statuses of the signatories, the delivered PDF (byte for byte), the counts.
+`campaign purge-contacts` erases what is due now; the worker does it once a day.
 
 A letter's signatures are erased a few hundred at a time, each batch a short writing unit (a
 letter may have thousands); the letter is marked erased, and the audit log says so, in the last

@@ -22,7 +22,7 @@ from .text import clean_text, country_name, org_key, sort_key
 REVIEWED = ("organization", "scope")
 PUBLIC = ("organization", "affiliation", "website", "city", "region", "country", "scope")
 PRIVATE = ("contact_name", "contact_title", "phone")  # audited by name only, never by value
-MAX_LINKS = 20  # personal links one signature may have: a confirm link opened again makes one
+MAX_LINKS = 20  # personal links one signature may have: each one asked for again makes one
 
 
 class NotChangeable(Exception):
@@ -86,8 +86,8 @@ def placement(signature: Signature) -> Placement | None:
 
 
 def fresh_link(signature: Signature) -> str | None:
-    """A new personal link for a signer who opened their confirm link again (in the caller's
-    writing unit); None when the signature has MAX_LINKS already: the receipt has one."""
+    """A new personal link for a signer who asked for it again from their confirm link's page
+    (in the caller's writing unit); None when the signature has MAX_LINKS already."""
     count = db.session.scalar(select(func.count()).select_from(SignerLink)
                               .where(SignerLink.signature_id == signature.id)) or 0
     return signer_links.create(signature) if count < MAX_LINKS else None

@@ -60,6 +60,7 @@ class SignerInput:
     scope: str = "local"
     keep_updated: bool = False
     affiliation: str = ""  # an individual's (scope "individual"), shown for identification only
+    partner_id: int | None = None  # the letter's partner whose link it came through (partners.py)
 
 
 @dataclass
@@ -181,6 +182,7 @@ def _signer_columns(data: SignerInput, *, email: str | None, status: str,
         "keep_updated": data.keep_updated,
         "status": status,
         "source": source,
+        "partner_id": data.partner_id,
     }
 
 
@@ -316,7 +318,7 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
 # What sign() inserts as given (cleaned up): every column but the keys, held and created_at.
 SIGNER_COLUMNS = ("organization", "sort_key", "org_key", "contact_name", "contact_title", "email",
                   "phone", "website", "city", "region", "country", "scope", "affiliation",
-                  "keep_updated", "status", "source", "ip_hash")
+                  "keep_updated", "status", "source", "ip_hash", "partner_id")
 
 
 def _by_email(letter: Letter, email: str) -> Signature | None:
@@ -376,3 +378,21 @@ def resend(letter: Letter, raw_email: str, ip: str | None = None) -> None:
     if (signature is not None and signature.status == "unconfirmed" and not signature.held
             and may_mail(email, ip)):
         send_confirmation(signature, again=True)
+
+
+def send_own_link(signature: Signature, ip: str | None = None) -> None:
+    """Mail a confirmed (or since rejected or withdrawn) signer a fresh link to their own page,
+    asked for from the confirm link's page (in the caller's writing unit). Only ever to the
+    signature's own address, and under the limits of any email asked for (mail_allowance): the
+    confirm link, which lasts and may be read where it was kept, never shows a personal link
+    itself. Says nothing: the page answers the same whatever happened."""
+    from .signer_changes import fresh_link  # it needs nothing of this module; imported late
+
+    if signature.status == "unconfirmed" or not signature.email or signature.held:
+        return
+    if not may_mail(signature.email, ip):
+        return
+    token = fresh_link(signature)  # None once the signature has MAX_LINKS links
+    if token is not None:  # in the params, taken out once sent (outbox.TOKEN)
+        outbox.enqueue("receipt", signature.email, signature=signature.id, token=token,
+                       again=True)

@@ -44,7 +44,8 @@ PUBLIC_FIELDS = ("organization", "city", "region", "country", "scope")
 # affiliation (empty for an organization): after the first columns, which stay as they were.
 SIGNER_FIELDS = ("kind", "title", "affiliation")
 PRIVATE_FIELDS = PUBLIC_FIELDS + ("contact_name", "contact_title", "email", "phone", "website",
-                                  "kind", "affiliation", "keep_updated", "unsubscribed")
+                                  "kind", "affiliation", "keep_updated", "unsubscribed",
+                                  "partner")
 # A column of the CSV -> the field of a Listed row it shows.
 FIELD_OF = {"organization": "shown_name"}
 

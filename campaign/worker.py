@@ -2,8 +2,9 @@
 (renders.py) and writes the large imports of signatories (imports.py), each in a loop of its
 own, until stopped. Once a minute it also queues a refresh of the PDFs dated before today,
 deletes the rendered parts no render has used for two weeks, the refreshes done two weeks ago
-and the rate events older than a day, and opens the collecting letters whose publish_at has
-come; once a day it erases the contact details CAMPAIGN_RETAIN_CONTACTS_DAYS says are due.
+and the rate events older than a day, opens the collecting letters whose publish_at has
+come and draws the letters' share images that are due; once a day it erases the contact
+details CAMPAIGN_RETAIN_CONTACTS_DAYS says are due.
 
 The render work is here too: read what a PDF shows (a snapshot), render it outside any unit
 (reusing the parts of the list that did not change), and keep it, or record the delivery, in one
@@ -35,6 +36,7 @@ from . import (
     ratelimit,
     renders,
     retention,
+    share_image,
     uploads,
 )
 from .database import reading, writing
@@ -114,7 +116,8 @@ def _guarded(step: Callable[[], Any], once: bool = False) -> Any:
 def sweep(now: datetime | None = None) -> None:
     """Queue a refresh of PDFs dated before today; delete parts unused for two weeks, refreshes
     done two weeks ago and rate events older than a day; open the collecting letters whose time
-    has come; once a day, erase the contact details due (retention.py)."""
+    has come; once a day, erase the contact details due (retention.py); draw the share images
+    due (share_image.py)."""
     with writing():
         renders.queue_stale(now)
         storage.prune_parts(now)
@@ -122,6 +125,7 @@ def sweep(now: datetime | None = None) -> None:
         ratelimit.prune(now)
     open_due(now)
     purge_daily(now)
+    share_image.make_due()
 
 
 def open_due(now: datetime | None = None) -> int:

@@ -23,7 +23,7 @@ from test_hostile_organizer import HOSTILE_CSVS, add_signature, letter_problems
 from campaign import accounts, letters
 from campaign.database import writing
 from campaign.extensions import db
-from campaign.models import Letter, LetterVersion, Organizer, Signature
+from campaign.models import Letter, LetterRole, LetterVersion, Organizer, Signature
 
 SLUG = "harbor"
 CAMPAIGN = Path(sys.executable).parent / "campaign"
@@ -99,7 +99,7 @@ def test_every_campaign_command_is_covered_here(site):
 
 COVERED = {"init-db", "create-organizer", "set-password", "import-letter", "import-signatures",
            "worker", "export-pdf", "export-csv", "check-counts", "demo", "export-letter",
-           "purge-contacts"}
+           "purge-contacts", "grant", "revoke"}
 NOT_OURS = {"db"}  # Flask-Migrate's group (`init-db` is how this project runs it)
 
 
@@ -357,6 +357,28 @@ def test_a_hostile_password_on_standard_input_is_refused_in_one_line_or_kept_who
 def test_set_password_for_a_hostile_or_unknown_email_gives_one_line(site):
     for kind in ("blank", "nul", "lone-surrogate", "script", "sql", "like", "overlong"):
         assert refused(run(site, "set-password", HOSTILE[kind], stdin=PASSWORD + "\n"), kind)
+
+
+def roles_held(site: Site) -> list[tuple[Any, ...]]:
+    with site.context():
+        return [tuple(row) for row in db.session.execute(select(LetterRole.__table__))]
+
+
+def test_grant_and_revoke_refuse_every_hostile_argument_in_one_line(site):
+    """Each argument hostile in turn, the others good: an email, a slug, a role (a partner's
+    code among them); nothing is granted or taken away."""
+    before = roles_held(site)
+    for kind, value in HOSTILE.items():
+        for args in (("grant", value, SLUG, "viewer"), ("grant", "staff@example.org", value,
+                                                        "viewer"),
+                     ("grant", "staff@example.org", SLUG, value),
+                     ("grant", "staff@example.org", SLUG, f"partner:{value}"),
+                     ("revoke", value, SLUG), ("revoke", "staff@example.org", value)):
+            assert refused(run(site, *args), f"{args[0]} {kind}"), (args[0], kind)
+    for args in (["grant"], ["grant", "staff@example.org", SLUG], ["revoke", "x"],
+                 ["grant", "staff@example.org", SLUG, "viewer", "extra"]):
+        assert refused(run(site, *args), " ".join(args))
+    assert roles_held(site) == before
 
 
 # ------------------------------------------------------------------ exports

@@ -303,7 +303,7 @@ COVERED = {
     "admin.letters_page": "get", "admin.new_letter": "letter form",
     "admin.edit_letter": "letter form", "admin.versions": "get", "admin.signatures": "get",
     "admin.remind_reconsent": "paths", "admin.open_letter": "paths", "admin.withdraw": "paths",
-    "admin.history": "get", "admin.letter_file": "get",
+    "admin.history": "get", "admin.history_csv": "get", "admin.letter_file": "get",
     "admin.decide_one": "paths", "admin.decide_many": "bulk", "admin.rename": "rename",
     "admin.import_signatures": "import", "admin.import_progress": "get",
     "admin.export_csv": "get", "admin.outbox_page": "get", "admin.outbox_retry": "retry",
@@ -312,18 +312,23 @@ COVERED = {
     "admin.retry_delivery": "deliver", "admin.delivery_package": "get",
     "auth.login_page": "login", "auth.logout": "logout",
     "updates.updates_page": "update form",
+    "admin.partners_page": "get", "admin.add_partner": "partner form",
+    "admin.rename_partner": "partner form", "admin.remove_partner": "partner form",
+    "organizers.page": "organizers forms", "organizers.change": "organizers forms",
+    "invitation.accept": "invitation form",
 }
 BAD_SLUGS = ["", "UPPER", "a--b", "-a", "a" * 81, "a" * 10_240, "\x00", f"{SLUG}\x00", "\ud800",
              "é", "<script>", "' OR 1=1 --", "..", "%2e%2e", f"{SLUG} ", "🐝",
              f"\u202e{SLUG}", "edit_me", "nope"]
 BAD_IDS = ["0", "-1", "2147483648", "99999999999999999999", "1" * 300, "١", "²", "1e3", "0x1",
            " 1", "1.0", "1%00", "\ud800", "９"]
-QUERY_NAMES = ["status", "page", "ids", "q", "tab", "next", "verb"]
+QUERY_NAMES = ["status", "page", "ids", "q", "tab", "next", "verb", "action", "actor", "from", "to"]
 
 
 def test_every_organizer_address_is_covered_here(site):
     endpoints = {rule.endpoint for rule in site.app.url_map.iter_rules()
-                 if rule.endpoint.startswith(("admin.", "auth.", "updates."))}
+                 if rule.endpoint.startswith(("admin.", "auth.", "updates.", "organizers.",
+                                              "invitation."))}
     assert endpoints == set(COVERED), "a new organizer address needs its hostile-input test"
 
 
@@ -336,6 +341,7 @@ def example_paths(site: Site) -> dict[str, str]:
         "admin.edit_letter": f"/admin/letters/{SLUG}/edit",
         "admin.versions": f"/admin/letters/{SLUG}/versions",
         "admin.history": f"/admin/letters/{SLUG}/history",
+        "admin.history_csv": f"/admin/letters/{SLUG}/history.csv",
         "admin.letter_file": f"/admin/letters/{SLUG}/letter.md",
         "admin.signatures": f"/admin/letters/{SLUG}/signatures",
         "admin.import_progress": f"/admin/letters/{SLUG}/imports/{signature}",
@@ -346,6 +352,9 @@ def example_paths(site: Site) -> dict[str, str]:
         "admin.delivery_package": f"/admin/letters/{SLUG}/delivery.zip",
         "auth.login_page": "/login",
         "updates.updates_page": f"/admin/letters/{SLUG}/updates",
+        "admin.partners_page": f"/admin/letters/{SLUG}/partners",
+        "organizers.page": f"/admin/letters/{SLUG}/organizers",
+        "invitation.accept": "/invitation/no-such-invitation",
     }
 
 
@@ -398,7 +407,8 @@ def test_every_post_without_a_csrf_token_is_refused_and_changes_nothing(site, or
     signature = signature_ids(site, "pending")[0]
     for endpoint, rule in paths.items():
         path = rule.rule.replace("<slug>", SLUG).replace("<id:signature_id>", str(signature)) \
-            .replace("<any(approve, reject):verb>", "approve")
+            .replace("<any(approve, reject):verb>", "approve").replace("<id:partner_id>", "1") \
+            .replace("<id:organizer_id>", "1").replace("<token>", "no-such-invitation")
         for token in (None, "", "x" * 10_000, "\x00", "\ud800", organizer.token[:-3] + "abc"):
             before = snapshot(site)
             response = organizer.post(path, {"ids": str(signature), "verb": "approve",
@@ -413,7 +423,7 @@ def test_every_post_without_a_csrf_token_is_refused_and_changes_nothing(site, or
 
 
 LETTER_FIELDS = ["title", "slug", "recipient", "body", "deadline", "status", "language",
-                 "require_approval", "show_contact_names", "preview"]
+                 "require_approval", "show_contact_names", "preview", "embed_origins"]
 _numbers = iter(range(1, 10_000_000))
 
 
@@ -992,3 +1002,127 @@ def test_organizer_markup_is_shown_escaped_on_every_page(site, organizer):
                 assert "&lt;script&gt;" in html, path
     finally:
         restore(site, EDIT, EDIT_TEXT)
+
+
+# ------------------------------------------------------------------ partners (issue #12)
+
+
+def test_the_partner_forms_refuse_or_store_clean_every_hostile_value(site, organizer):
+    from campaign.models import Partner
+
+    page = f"/admin/letters/{SLUG}/partners"
+    for field in ("code", "name"):
+        for kind, value in HOSTILE.items():
+            n = next(_numbers)
+            before = snapshot(site)
+            response = organizer.post(page, {"code": f"ally-{n}", "name": "Harbor Allies",
+                                              field: value})
+            verdict, html = judge(site, organizer, response, before, f"partner {field}={kind}")
+            assert response.status_code in (303, 422), (kind, response.status_code)
+            if verdict != "accepted":
+                assert errors_shown(html), f"partner {field}={kind}: refused without a message"
+    with site.context():
+        rows = [r._asdict() for r in db.session.execute(select(Partner.__table__)).all()]
+    assert rows, "no hostile value was accepted: the test proves nothing"
+    for row in rows:
+        assert dirty(row, Partner.__table__) == [], row
+        assert text.SLUG_RE.fullmatch(row["code"]), row["code"]
+    target = rows[0]["id"]
+    for kind, value in HOSTILE.items():
+        before = snapshot(site)
+        response = organizer.post(f"{page}/{target}/rename", {"name": value})
+        judge(site, organizer, response, before, f"partner rename={kind}")
+        assert response.status_code == 303
+    with site.context():
+        row = db.session.execute(select(Partner.__table__)
+                                 .where(Partner.id == target)).one()._asdict()
+    assert dirty(row, Partner.__table__) == [] and text.clean_text(row["name"])
+    with site.context():
+        other = letters.get_letter(DELIVER)
+        assert other is not None
+        other_id = other.id
+    for path in (f"/admin/letters/{DELIVER}/partners/{target}/remove",  # another letter's
+                 f"/admin/letters/{DELIVER}/partners/{target}/rename"):
+        before = snapshot(site)
+        assert organizer.post(path, {"name": "Taken Over"}).status_code == 404, path
+        assert changes(before, snapshot(site)) == []
+    with site.context():
+        assert db.session.get(Partner, target).letter_id != other_id
+    for row in rows:  # removed again: the other tests see the site as it was
+        response = organizer.post(f"{page}/{row['id']}/remove", {})
+        assert response.status_code == 303
+    with site.context():
+        assert db.session.scalar(select(func.count()).select_from(Partner)) == 0
+
+
+def test_the_organizers_forms_refuse_or_store_clean_every_hostile_value(site, organizer):
+    """The invitation form, the role of an organizer, and the page an invitation opens: each
+    hostile value refused with nothing changed, or stored clean."""
+    from datetime import timedelta
+
+    from campaign import roles
+    from campaign.models import Invitation, LetterRole
+    from campaign.models import Organizer as Account
+
+    page = f"/admin/letters/{SLUG}/organizers"
+    assert organizer.post(page, {"email": "invitee@example.net", "role": "viewer"}) \
+        .status_code == 303
+    for field in ("email", "role"):
+        for kind, value in HOSTILE.items():
+            before = snapshot(site)
+            response = organizer.post(page, {"email": f"invitee-{next(_numbers)}@example.net",
+                                              "role": "viewer", field: value})
+            verdict, html = judge(site, organizer, response, before, f"invite {field}={kind}")
+            assert response.status_code in (303, 422), (kind, response.status_code)
+            if verdict != "accepted":
+                assert errors_shown(html), f"invite {field}={kind}: refused without a message"
+    with site.context():
+        rows = [r._asdict() for r in db.session.execute(select(Invitation.__table__)).all()]
+        with writing():
+            helper = accounts.create_organizer("helper@example.net", password_hash(), "Helper",
+                                               admin=False)
+            letter = letters.get_letter(SLUG)
+            assert letter is not None
+            roles.grant(letter, helper, roles.Role("viewer"))
+            helper_id, letter_id = helper.id, letter.id
+    assert rows, "no hostile value was accepted: the test proves nothing"
+    for row in rows:
+        assert dirty(row, Invitation.__table__) == [], row
+    for kind, value in HOSTILE.items():
+        before = snapshot(site)
+        response = organizer.post(f"{page}/{helper_id}", {"role": value})
+        judge(site, organizer, response, before, f"role={kind}")
+        assert response.status_code == 303
+    stranger = Stranger(site.app)
+    # every hostile name; the passwords whose kinds could trip the form or the hash (a good
+    # password is hashed, slowly, before it is stored)
+    tried = [("name", kind) for kind in HOSTILE] + [
+        ("password", kind) for kind in ("blank", "whitespace", "overlong", "nul", "only-nul",
+                                        "lone-surrogate", "controls", "html")]
+    for field, kind in tried:
+        value = HOSTILE[kind]
+        token = f"hostile-invitation-{next(_numbers)}"
+        with site.context(), writing():
+            db.session.add(Invitation(
+                email=f"joiner-{next(_numbers)}@example.net", letter_id=letter_id,
+                role="moderator", token_hash=roles.digest(token),
+                expires_at=utcnow() + timedelta(days=1)))
+        before = snapshot(site)
+        values = {"name": "Joiner", "password": PASSWORD, field: value}
+        response = stranger.post(f"/invitation/{token}", {**values,
+                                                         "again": values["password"]})
+        assert response.status_code in (303, 422), (field, kind, response.status_code)
+        if response.status_code == 422:
+            assert changes(before, snapshot(site)) == [], (field, kind)
+        assert_escaped(response.get_data(as_text=True), f"invitation {field}={kind}")
+    with site.context():
+        joined = [r._asdict() for r in db.session.execute(
+            select(Account.__table__).where(Account.email.like("joiner-%")))]
+        assert joined and not any(row["is_admin"] for row in joined)
+        for row in joined:
+            assert dirty(row, Account.__table__) == [], row
+        with writing():  # taken away again: the other tests see the site as it was
+            db.session.execute(delete(LetterRole))
+            db.session.execute(delete(Invitation))
+            db.session.execute(delete(Account).where(Account.email.like("joiner-%")))
+            db.session.execute(delete(Account).where(Account.email == "helper@example.net"))

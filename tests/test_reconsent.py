@@ -172,6 +172,9 @@ def test_until_they_confirm_earlier_signers_are_listed_apart_then_not(
     assert section_of(page, "Alpha Tenants Union") == f"{EARLIER}: Local organizations"
     assert section_of(page, "Beta Food Bank") == f"{EARLIER}: National organizations"
     assert "have not yet confirmed the current text" in page
+    # true of each of them: some confirmed after the change, or have no address, and were not
+    # emailed it
+    assert "They are being asked to confirm the new text" in page and "emailed" not in page
     text = rendered_pdf(client)
     assert f"{EARLIER}: National organizations Beta Food Bank" in text
     assert f"{EARLIER}: Local organizations Alpha Tenants Union" in text
@@ -312,6 +315,82 @@ def test_the_difference_shows_removed_and_added_words_of_changed_paragraphs_only
     hunks = differences.difference("Same.\n\nWe ask you to stop.\n",
                                    "Same.\n\nWe urge you to stop.\n")
     assert differences.as_text(hunks) == "We [-ask-]{+urge+} you to stop."
+
+
+def test_the_difference_compares_lines_then_words_and_shows_a_long_block_whole():
+    """A changed row of a table shows that row's changed words, its other rows the same; a pair
+    too long to compare word by word (or made of one word repeated, difflib's worst case) is
+    shown removed and added whole, at once."""
+    from campaign import differences
+
+    rows = [f"| {n} | group {n} | city {n} |" for n in range(150)]
+    changed = [*rows[:70], "| 70 | band 70 | city 70 |", *rows[71:]]
+    [hunk] = differences.difference("Intro.\n\n" + "\n".join(rows),
+                                    "Intro.\n\n" + "\n".join(changed))
+    assert [(p.change, p.text) for p in hunk if p.change != "same"] == [
+        ("removed", "group"), ("added", "band")]
+    assert hunk[0].text.startswith("| 0 | group 0 |") and hunk[-1].text.endswith("city 149 |")
+
+    old, new = "x " * 4900, "x y " * 2450
+    assert [(p.change, p.text) for p in differences.difference(old, new)[0]] == [
+        ("removed", old.strip()), ("added", new.strip())]
+    many = "\n".join(["x"] * 2500)
+    assert [p.change for p in differences.difference(many, many.replace("x", "y", 1000))[0]] \
+        == ["removed", "added"]
+
+
+def test_a_change_is_compared_once_for_all_its_emails_and_pages(admin, client, signed, smtp):
+    from campaign import differences, signer_links
+
+    differences._compared.cache_clear()
+    save_text(admin, "We, the undersigned, ask you to **stop** forwarding now.\n", "change")
+    assert outbox.send_due() == 3
+    with writing():
+        token = signer_links.create(db.session.get(Signature, signed[1].id))
+    for _ in range(3):
+        assert "<ins>" in client.get(f"/signature/{token}/new-text").get_data(as_text=True)
+    computed = differences._compared.cache_info()
+    assert computed.misses == 1 and computed.hits >= 5
+
+
+def test_a_rejected_signer_is_not_asked_to_reconfirm(admin, signed, make_signature, smtp):
+    make_signature(signed[0], "rejected", organization="Epsilon Press",
+                   email="epsilon@example.org")
+    save_text(admin, "A changed text.\n", "change")
+    outbox.send_due()
+    recipients = sorted(r for _, rcpts in smtp.envelopes for r in rcpts)
+    assert recipients == ["alpha@example.org", "beta@example.org", "gamma@example.org"]
+    smtp.messages.clear()
+    smtp.envelopes.clear()
+    submit(admin, VERSIONS, {}, "Remind them")
+    outbox.send_due()
+    assert "epsilon@example.org" not in [r for _, rcpts in smtp.envelopes for r in rcpts]
+
+
+def test_who_withdrew_or_agreed_after_being_asked_is_not_emailed(admin, client, signed, smtp):
+    """The emails are written when the worker sends them: by then Alpha withdrew and Beta
+    confirmed the new text on their own page. Neither is emailed; neither message is shown to
+    the organizers as not delivered."""
+    from campaign import signer_changes, signer_links
+
+    save_text(admin, "A changed text.\n", "change")
+    with writing():
+        signer_changes.withdraw(db.session.get(Signature, signed[1].id))
+        token = signer_links.create(db.session.get(Signature, signed[2].id))
+    action, values = form_fields(client.get(f"/signature/{token}/new-text").get_data(as_text=True),
+                                 "Confirm the new text")
+    assert client.post(action, data=values).status_code == 303
+    outbox.send_due()
+    assert [r for _, rcpts in smtp.envelopes for r in rcpts] == ["gamma@example.org"]
+    with reading():
+        skipped = {m.recipient: m for m in emails_of("reconsent") if m.sent_at is None}
+        assert sorted(skipped) == ["alpha@example.org", "beta@example.org"]
+        assert all(m.status == "sent" and m.last_error.startswith("skipped: ")
+                   and not m.body_text and json.loads(m.params)["token"] == outbox.REMOVED
+                   for m in skipped.values())
+        assert outbox.dead_messages() == []
+    assert "Every message so far was delivered" in admin.get("/admin/outbox").get_data(
+        as_text=True)
 
 
 def test_a_letter_never_changed_lists_as_before(client, signed):

@@ -9,7 +9,8 @@ from flask import Flask
 from support import PASSWORD, form_fields, submit
 from werkzeug.routing import Rule
 
-from campaign import tokens
+from campaign import partners, tokens
+from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Signature
 
@@ -24,9 +25,11 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
     pending = make_signature(letter, status="pending", organization="Pending Workers Guild")
     make_signature(letter, status="approved", organization="Approved Tenants Union")
     unconfirmed = make_signature(letter, status="unconfirmed", organization="New Farmworkers")
+    with writing():
+        partner = partners.add(letter, "casa", "CASA de Maryland")
     return {"slug": letter.slug, "signature_id": pending.id, "verb": "approve",
             "token": tokens.make_token(unconfirmed), "filename": "style.css",
-            "import_id": 1}
+            "import_id": 1, "partner_id": partner.id, "organizer_id": 1}
 
 
 def path_of(rule: Rule, values: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import AuditEntry, OutboxMessage, Signature, SignerLink
 from campaign.pdf.pages import signatory_pages
+from campaign.tokens import make_token
 
 SLUG = "stop-forwarding"
 LETTER = f"/letters/{SLUG}"
@@ -134,19 +135,93 @@ def test_a_receipt_that_fails_keeps_no_link_but_goes_out_whole_when_tried_again(
     assert f"http://localhost/signature/{token}" in links(text_of(smtp.messages[0]))
 
 
-def test_the_confirm_link_opened_again_gives_a_fresh_manage_link(client, make_letter, smtp):
+def test_the_confirm_link_opened_again_shows_no_link_but_mails_one_on_request(
+        client, new_client, make_letter, smtp):
+    """The confirm link lasts and its email is kept (in the outbox too): opened again it shows
+    no personal link and makes none (a GET, as a mail scanner's, writes nothing); its button
+    mails a fresh one to the signature's own address, taken out of the outbox row once sent."""
     make_letter()
     submit(client, LETTER, SIGNER, "Sign")
     outbox.send_due()
     smtp.wait(1)
     confirm = path_of(links(text_of(smtp.messages[0]))[0])
     [first] = manage_links(submit(client, confirm, {}, "Confirm").get_data(as_text=True))
-    again = client.get(confirm).get_data(as_text=True)
-    assert "Already confirmed" in again
-    [second] = manage_links(again)
+    outbox.send_due()
+    smtp.wait(2)  # the receipt
+    made = db.session.scalar(sa.select(sa.func.count()).select_from(SignerLink))
+    other = new_client()  # whoever reads the email again, or its copy in the outbox
+    for _ in range(3):
+        again = other.get(confirm).get_data(as_text=True)
+        assert "Already confirmed" in again and "is confirmed" in visible(again)
+        assert manage_links(again) == [] and "/signature/" not in again
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignerLink)) == made
+
+    answer = submit(other, confirm, {"action": "send-link"}, "Email me the link")
+    assert answer.status_code == 200
+    shown = answer.get_data(as_text=True)
+    assert "on its way" in visible(shown) and "/signature/" not in shown
+    assert outbox.send_due() == 1
+    smtp.wait(3)
+    message = smtp.messages[2]
+    assert message["To"] == SIGNER["email"]
+    [second] = [path_of(url) for url in links(text_of(message)) if "/signature/" in url]
     assert second != first
-    for page in (first, second):
-        assert "Sunrise Tenants Union" in client.get(page).get_data(as_text=True)
+    assert "Sunrise Tenants Union" in other.get(second).get_data(as_text=True)
+    kept = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert kept.kind == "receipt" and second.rsplit("/", 1)[1] not in kept.body_text + kept.params
+
+
+def test_the_confirm_link_of_a_withdrawn_signature_says_so(client, make_letter, make_signature):
+    letter = make_letter()
+    signature = make_signature(letter, "unconfirmed")
+    confirm = f"/confirm/{make_token(signature)}"
+    with writing():
+        signing.confirm(signature)
+        signature.status = "withdrawn"
+    page = visible(client.get(confirm).get_data(as_text=True))
+    assert "was withdrawn" in page and "is confirmed" not in page
+    assert "Email me the link to my signature page" in page
+
+
+def test_a_receipt_given_up_keeps_no_link_and_is_not_sent_again(
+        app, admin, make_letter, make_signature, smtp):
+    """A dead row stays for the Mail page: without the signer's link, and without a retry box
+    (it would go with a link that no longer works)."""
+    letter = make_letter()
+    signature = make_signature(letter, "unconfirmed")
+    with writing():
+        token = signing.confirm(signature)
+    app.config["MAIL_MAX_ATTEMPTS"] = 1
+    smtp.refuse = True
+    assert outbox.send_due() == 0
+    dead = db.session.scalars(sa.select(OutboxMessage)).one()
+    db.session.refresh(dead)
+    assert dead.status == "dead"
+    assert token not in dead.params + dead.body_text + dead.body_html
+    assert json.loads(dead.params)["token"] == outbox.REMOVED
+    page = admin.get("/admin/outbox").get_data(as_text=True)
+    assert "cannot be sent again" in page and f'name="ids" value="{dead.id}"' not in page
+    with writing():
+        assert outbox.retry([dead.id]) == 0
+    db.session.refresh(dead)
+    assert dead.status == "dead"
+
+
+def test_pages_with_a_token_in_their_address_send_no_referrer(client, make_letter,
+                                                              make_signature):
+    """Following the letter, its list or its PDF from a page whose address holds a secret tells
+    no server (not even this one's access log) that address."""
+    from campaign.tokens import unsubscribe_token
+
+    letter = make_letter()
+    page = own_link(make_signature(letter))
+    unconfirmed = make_signature(letter, "unconfirmed", email="later@example.org")
+    for url in (page, f"{page}/new-text", f"/unsubscribe/{unsubscribe_token(unconfirmed.id)}",
+                f"/confirm/{make_token(unconfirmed)}"):
+        answer = client.get(url)
+        assert answer.status_code < 500, url
+        assert answer.headers["Referrer-Policy"] == "no-referrer", url
+    assert client.get(LETTER).headers["Referrer-Policy"] == "same-origin"
 
 
 # ------------------------------------------------------------------ correcting
@@ -259,6 +334,31 @@ def test_a_withdrawal_takes_two_steps_and_is_off_the_list_json_csv_and_count_at_
     organizers = admin.get(f"/admin/letters/{SLUG}/signatures?status=withdrawn")
     assert "Changed Its Mind Collective" in organizers.get_data(as_text=True)
     assert "Withdrawn (1)" in visible(organizers.get_data(as_text=True))
+
+
+def test_a_correction_or_withdrawal_of_a_withdrawn_signature_is_answered_without_error(
+        client, make_letter, make_signature):
+    """Forms of the page as it was before the signature was withdrawn (another tab), sent
+    after: a clear refusal or the page again, nothing changed."""
+    letter = make_letter()
+    signature = make_signature(letter, organization="Changed Its Mind Collective")
+    page = own_link(signature)
+    html = client.get(page).get_data(as_text=True)
+    _, corrected = form_fields(html, "Save")
+    first = submit(client, page, {}, "Withdraw")
+    action, sure = form_fields(first.get_data(as_text=True), "Withdraw my signature")
+    assert client.post(action, data=sure).status_code == 303
+    db.session.refresh(signature)
+    assert signature.status == "withdrawn"
+
+    answer = client.post(page, data={**corrected, "organization": "A New Name"})
+    assert answer.status_code == 409
+    again = client.post(action, data=sure)
+    assert again.status_code == 303 and again.headers["Location"].endswith(page)
+    db.session.refresh(signature)
+    assert (signature.status, signature.organization) == ("withdrawn",
+                                                          "Changed Its Mind Collective")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 1
 
 
 def test_the_next_pdf_leaves_a_withdrawn_signature_out(client, make_letter, make_signature):

@@ -309,6 +309,46 @@ def test_an_unsubscribed_address_gets_no_later_update_of_any_audience(
     assert {m["To"] for m in later} == emails_of(signers["pending_kept"], signers["approved"])
 
 
+def test_unsubscribing_from_one_letter_leaves_another_letters_updates_alone(
+        new_client, letter, make_letter, make_signature):
+    from campaign.tokens import unsubscribe_token
+
+    other = make_letter(slug="other-letter", title="Another Letter")
+    here = make_signature(letter, keep_updated=True, email="same@example.org")
+    there = make_signature(other, keep_updated=True, email="Same@example.org")
+    response = new_client().post(f"/unsubscribe/{unsubscribe_token(here.id)}",
+                                 data="List-Unsubscribe=One-Click",
+                                 content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert state(here) == (False, True)
+    assert state(there) == (True, False)
+
+
+def test_who_unsubscribed_or_withdrew_after_an_update_was_queued_is_not_sent_it(
+        admin, new_client, signers, smtp):
+    """The update is written when the worker sends it: an address unsubscribed meanwhile, or a
+    signature withdrawn meanwhile, is skipped; not shown to the organizers as undelivered."""
+    from campaign import signer_changes
+    from campaign.tokens import unsubscribe_token
+
+    assert post_update(admin, "Send").status_code == 303
+    new_client().post(f"/unsubscribe/{unsubscribe_token(signers['approved_kept'].id)}",
+                      data="List-Unsubscribe=One-Click",
+                      content_type="application/x-www-form-urlencoded")
+    with writing():
+        signer_changes.withdraw(db.session.get(Signature, signers["pending_kept"].id))
+    outbox.send_due()
+    assert smtp.messages == []
+    db.session.expire_all()
+    messages = queued()
+    assert len(messages) == 2
+    assert all(m.status == "sent" and m.sent_at is None and m.last_error.startswith("skipped: ")
+               and not m.body_text for m in messages)
+    assert outbox.dead_messages() == []
+    assert "Every message so far was delivered" in admin.get("/admin/outbox").get_data(
+        as_text=True)
+
+
 @pytest.mark.parametrize("token", ["nonsense", "x" * 500, "eyJzIjoxfQ.bad-signature", "%00"])
 def test_a_bad_unsubscribe_link_answers_a_friendly_404(new_client, signers, token):
     browser = new_client()

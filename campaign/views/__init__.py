@@ -7,10 +7,20 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
-from .. import listing
+from .. import listing, roles
 from ..extensions import db
 from ..text import DIGITS, parse_id
-from . import admin, auth, public, reconsent, signer, updates
+from . import (
+    admin,
+    auth,
+    embed,
+    organizers,
+    partners,  # noqa: F401 - the Partners page's routes, on the admin blueprint
+    public,
+    reconsent,
+    signer,
+    updates,
+)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -41,6 +51,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(reconsent.bp)
     app.register_blueprint(updates.bp)
     app.register_blueprint(updates.signers)
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(organizers.bp)
+    app.register_blueprint(organizers.invitations)
+    roles.init_app(app)  # the role check before every organizer page, whichever blueprint
     app.after_request(security_headers)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
@@ -51,8 +65,14 @@ def init_app(app: Flask) -> None:
 
 # Pages with what only their one reader may see (an organizer's pages and downloads, a signer's
 # own details, any answer to a form): no browser or proxy may keep a copy.
-PRIVATE_BLUEPRINTS = {"admin", "auth", "updates", "unsubscribe", "signer", "reconsent"}
+PRIVATE_BLUEPRINTS = {"admin", "auth", "updates", "unsubscribe", "signer", "reconsent",
+                      "organizers", "invitation"}
 PRIVATE_ENDPOINTS = {"public.check_email", "public.resend", "public.confirm"}
+# Pages whose address carries a secret token (a signer's link, an unsubscribe or confirm link,
+# an invitation): not even this site's own pages, the letter and its PDF followed from there,
+# are told the address, so that no access log keeps it.
+TOKEN_BLUEPRINTS = {"signer", "reconsent", "unsubscribe", "invitation"}
+TOKEN_ENDPOINTS = {"public.confirm"}
 
 
 def security_headers(response: Response) -> Response:
@@ -60,10 +80,16 @@ def security_headers(response: Response) -> Response:
     if request.blueprint in PRIVATE_BLUEPRINTS or request.endpoint in PRIVATE_ENDPOINTS \
             or request.method == "POST":  # an answer to a form may show what was typed in it
         headers["Cache-Control"] = "no-store"
-    headers.setdefault("Content-Security-Policy", CSP)
+    # Only the embed (views/embed.py) says who may frame it (embed.FRAME_ANCESTORS: the
+    # letter's embed_origins); every other page, an error page too, refuses every frame.
+    ancestors = request.environ.get(embed.FRAME_ANCESTORS)
+    headers.setdefault("Content-Security-Policy", CSP if ancestors is None else CSP.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}"))
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer" if request.blueprint in TOKEN_BLUEPRINTS
+                       or request.endpoint in TOKEN_ENDPOINTS else "same-origin")
+    if ancestors is None:  # X-Frame-Options has no value for "these sites": CSP says it alone
+        headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

@@ -25,15 +25,18 @@ from .. import (
     dates,
     delivery,
     differences,
+    embeds,
     imports,
     letters,
     listing,
     markup,
     moderation,
     outbox,
+    partners,
     reconsent,
     renders,
     retention,
+    roles,
     signer_changes,
     spreadsheets,
     uploads,
@@ -50,7 +53,7 @@ from ..extensions import db
 from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
-from ..text import parse_ids
+from ..text import page_number, parse_ids
 from .public import pdf_answer
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -81,8 +84,10 @@ def letter_or_404(slug: str) -> Letter:
 
 @bp.get("/")
 def letters_page() -> str:
-    rows = letters.all_letters()
-    counts = {letter.id: moderation.status_counts(letter) for letter in rows}
+    """The letters the organizer has a role on (all, for a site administrator)."""
+    rows = roles.visible_letters(letters.all_letters())
+    counts = {letter.id: moderation.status_counts(letter, roles.partner_scope(letter))
+              for letter in rows}
     states = {letter.id: renders.state(letter) for letter in rows}
     return render_template("admin/letters.html", letters=rows, counts=counts, states=states,
                            action=ActionForm())
@@ -121,11 +126,10 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
             kind = form.text_change.data or reconsent.CHANGE
             try:
                 with writing():
-                    done = reconsent.save(letter, text, kind)
-                    saved = done.letter
-                    saved.require_approval = bool(form.require_approval.data)
-                    saved.show_contact_names = bool(form.show_contact_names.data)
-                    title, slug = saved.title, saved.slug
+                    done = reconsent.save(letter, text, kind, options={
+                        "require_approval": bool(form.require_approval.data),
+                        "show_contact_names": bool(form.show_contact_names.data)})
+                    title, slug = done.letter.title, done.letter.slug
             except LetterError as exc:
                 form.slug.errors = [str(exc)]
             else:
@@ -173,13 +177,18 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     except LetterError as exc:
         form.body.errors = [str(exc).capitalize() + "."]
         return None
+    try:
+        embed_origins = embeds.check_origins((form.embed_origins.data or "").splitlines())
+    except LetterError as exc:
+        form.embed_origins.errors = [str(exc).capitalize() + "."]
+        return None
     return LetterText(
         title=title, slug=slug,
         body=body,
         recipient=letters.clean_lines(form.recipient.data or ""), deadline=deadline,
         status=form.status.data or "draft",
         language=language, publish_at=publish_at,
-        signers=form.signers.data or "organizations",
+        signers=form.signers.data or "organizations", embed_origins=embed_origins,
     )
 
 
@@ -199,16 +208,30 @@ def versions(slug: str) -> str:
 
 @bp.get("/letters/<slug>/history")
 def history(slug: str) -> str:
-    """The letter's audit log, newest first, filtered by action: read only, here and anywhere
-    in the app."""
+    """The letter's audit log, newest first, filtered by action, by who and by date, a page at
+    a time: read only, here and anywhere in the app."""
     letter = letter_or_404(slug)
-    action = request.args.get("action", "")
-    if action not in audit.ACTIONS:
-        action = ""
-    return render_template("admin/history.html", letter=letter, action=action,
-                           actions=audit.ACTIONS, changes=audit.changes,
-                           entries=audit.entries(letter, action, limit=audit.HISTORY_ROWS),
-                           limit=audit.HISTORY_ROWS)
+    chosen, problems = audit.filters(request.args, current_app.config["TZ"])
+    for problem in problems:
+        flash(problem, "error")
+    shown = audit.page(letter, chosen, page_number(request.args.get("page")))
+    query = {"action": chosen.action, "actor": chosen.actor,
+             "from": request.args.get("from", "") if chosen.since else "",
+             "to": request.args.get("to", "") if chosen.until else ""}
+    return render_template("admin/history.html", letter=letter, chosen=chosen, page=shown,
+                           query={k: v for k, v in query.items() if v},
+                           actions=audit.ACTIONS, actors=audit.actors(letter),
+                           changes=audit.changes)
+
+
+@bp.get("/letters/<slug>/history.csv")
+def history_csv(slug: str) -> ResponseReturnValue:
+    """Every entry of the letter's history that the filters select, as CSV, streamed."""
+    letter = letter_or_404(slug)
+    chosen, _ = audit.filters(request.args, current_app.config["TZ"])
+    return Response(
+        stream_with_context(audit.csv_lines(letter.id, chosen)), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{letter.slug}-history.csv"'})
 
 
 @bp.post("/letters/<slug>/versions/remind")
@@ -232,11 +255,17 @@ def signatures(slug: str) -> str:
     tab = request.args.get("status", "pending")
     if tab not in TABS:
         tab = "pending"
-    rows = moderation.queue(letter, tab, limit=MODERATION_ROWS)
+    scope = roles.partner_scope(letter)  # a partner's role sees its own signatories only
+    every_partner = partners.all_for(letter)
+    shown = next((p for p in every_partner if p.code == request.args.get("partner")), None)
+    # ?partner=<code>: what one partner brought
+    partner_id = scope if scope is not None or shown is None else shown.id
+    rows = moderation.queue(letter, tab, limit=MODERATION_ROWS, partner_id=partner_id)
     same_org = moderation.org_counts(letter, (s.org_key for s in rows))
     return render_template(
         "admin/signatures.html", letter=letter, rows=rows, tab=tab, tabs=TABS,
-        counts=moderation.status_counts(letter),
+        counts=moderation.status_counts(letter, partner_id),
+        partners=every_partner, shown_partner=shown, scoped=scope is not None,
         flags={s.id: moderation.flags(s, same_org.get(s.org_key, 0)) for s in rows},
         action=ActionForm(), rename=RenameForm(), upload=ImportForm(),
         importing=imports.active(letter),
@@ -378,12 +407,22 @@ def _drain(stream: BinaryIO | None, length: int, bound: int = 64 * 1024 * 1024) 
 @bp.get("/letters/<slug>/signatures.csv")
 def export_csv(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
+    filename = f"{letter.slug}-contacts.csv"
+    audit_export(letter, filename)
     rows = listing.stream(letter, private=True)
     return Response(
         stream_with_context(spreadsheets.csv_lines(rows, spreadsheets.PRIVATE_FIELDS)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{letter.slug}-contacts.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def audit_export(letter: Letter, filename: str) -> None:
+    """Who downloaded the signatories' contact details, and when: a read that is audited, in a
+    short writing unit of its own before the file streams."""
+    with writing():
+        audit.record(letter, "contacts.export", filename)
+    db.session.refresh(letter)  # as it was before the unit ended: the stream reads it later
 
 
 # ------------------------------------------------------------------ mail
@@ -392,7 +431,8 @@ def export_csv(slug: str) -> ResponseReturnValue:
 @bp.get("/outbox")
 def outbox_page() -> str:
     return render_template("admin/outbox.html", dead=outbox.dead_messages(),
-                           waiting=outbox.waiting_count(), action=ActionForm())
+                           waiting=outbox.waiting_count(), action=ActionForm(),
+                           link_removed=outbox.link_removed)
 
 
 @bp.post("/outbox/retry")
@@ -425,6 +465,7 @@ def refresh_pdf(slug: str) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         with writing():
             renders.want(letter)
+            audit.record(letter, "letter.pdf_refresh", letter.title)
         flash("The PDF will be made again shortly.", "success")
     return redirect(_referring_page(url_for("admin.deliver_page", slug=letter.slug)), code=303)
 
@@ -515,7 +556,9 @@ def delivery_package(slug: str) -> ResponseReturnValue:
     record = delivery.delivery_of(letter)
     if record is None:
         abort(404)
-    return Response(delivery.package(letter, record), mimetype="application/zip",
+    package = delivery.package(letter, record)
+    audit_export(letter, f"{letter.slug}-delivered.zip")
+    return Response(package, mimetype="application/zip",
                     headers={"Content-Disposition":
                              f'attachment; filename="{letter.slug}-delivered.zip"'})
 

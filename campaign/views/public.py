@@ -25,7 +25,9 @@ from .. import (
     listing,
     markup,
     pagecache,
-    signer_changes,
+    partners,
+    share_image,
+    sharing,
     signing,
     spreadsheets,
     tokens,
@@ -33,9 +35,16 @@ from .. import (
 from ..database import writing
 from ..errors import BadToken, LetterNotOpen, SigningError
 from ..extensions import db
-from ..forms import ConfirmForm, IndividualSignForm, ResendForm, SignForm, caught_by_trap
+from ..forms import (
+    ActionForm,
+    ConfirmForm,
+    IndividualSignForm,
+    ResendForm,
+    SignForm,
+    caught_by_trap,
+)
 from ..links import external_url
-from ..models import Letter, Signature
+from ..models import Letter, Partner, Signature
 from ..pdf import Pdf
 from ..pdf.html import grouped
 from ..signing import SignerInput
@@ -108,10 +117,11 @@ def letter(slug: str) -> ResponseReturnValue:
     form: SignForm | IndividualSignForm = (
         IndividualSignForm() if _wants_individual() else SignForm())
     problem = None
+    partner = partners.ref_from_request(slug)  # the first partner the visitor came with
     if form.validate_on_submit():
         try:  # checked, and its mail limits read, before the writing unit, which holds
             sent = signing.submission(  # SQLite's write lock for the inserts only
-                _signer_input(form), ip=request.remote_addr,
+                _signer_input(form, partner), ip=request.remote_addr,
                 honeypot=caught_by_trap(form, request.form))
             with writing():
                 outcome = signing.sign(slug, sent)
@@ -129,23 +139,26 @@ def letter(slug: str) -> ResponseReturnValue:
     if type(form) is not type(own):  # the other kind's form: the letter's own, with what was typed
         form = own
     listed = listing.state(letter)
-    return _letter_page(letter, form, listed.total, problem, individuals=listed.individuals), \
-        422, robots(letter.status)
+    return _letter_page(letter, form, listed.total, problem, individuals=listed.individuals,
+                        partner=partner), 422, robots(letter.status)
 
 
 def _first_view(slug: str) -> ResponseReturnValue:
     """The letter with a blank sign form. For every anonymous visitor it is the same page but
     for the CSRF token until the letter, its list, or whether it takes signatures changes
-    (the delivery it shows is the letter's change and the list's): kept (pagecache.py)."""
+    (the delivery it shows is the letter's change and the list's): kept (pagecache.py), one
+    per partner whose code the form carries (a visit through a partner's link)."""
     stamp, listed = stamped(slug)
     individual = _wants_individual()
+    partner = partners.ref_from_request(slug)
     key = ("letter", stamp.id, stamp.updated_at, stamp.status, listed.revision,
-           stamp.accepts_signatures(), individual)
+           stamp.accepts_signatures(), individual, stamp.share_image,
+           partner.code if partner else None)
 
     def make() -> str:
         letter = public_letter(slug)
         return _letter_page(letter, _sign_form(letter, individual), listed.total,
-                            individuals=listed.individuals)
+                            individuals=listed.individuals, partner=partner)
 
     page = pagecache.page_with_token(key, generate_csrf(), make)
     return page, 200, robots(stamp.status)
@@ -156,36 +169,46 @@ def _wants_individual() -> bool:
     return request.args.get("as") == "individual"
 
 
-def _sign_form(letter: Letter, individual: bool) -> SignForm | IndividualSignForm:
+def _sign_form(letter: Letter, individual: bool, *,
+               cookieless: bool = False) -> SignForm | IndividualSignForm:
     """The form the letter's page shows: the one for individuals where it was asked for (and the
-    letter takes them) or where the letter takes only individuals; else the organizations'."""
+    letter takes them) or where the letter takes only individuals; else the organizations'.
+    `cookieless`: without Flask-WTF's CSRF token, which lives in the session cookie (the embed's
+    form carries its own, embeds.form_token)."""
+    meta = {"csrf": False} if cookieless else {}
     if letter.takes_individuals() and (individual or not letter.takes_organizations()):
-        return IndividualSignForm()
-    return SignForm()
+        return IndividualSignForm(meta=meta)
+    return SignForm(meta=meta)
 
 
 def _letter_page(letter: Letter, form: SignForm | IndividualSignForm, count: int,
-                 problem: str | None = None, *, individuals: int = 0) -> str:
-    """`count` signatories listed, `individuals` of them individuals."""
+                 problem: str | None = None, *, individuals: int = 0,
+                 partner: Partner | None = None) -> str:
+    """`count` signatories listed, `individuals` of them individuals; the form carries the
+    code of the `partner` the visitor came with (`ref`)."""
     return render_template(
         "public/letter.html", letter=letter, body=markup.stored(letter.body_html), form=form,
         count=count, individuals=individuals, problem=problem, delivered=delivery.summary(letter),
-        individual=isinstance(form, IndividualSignForm))
+        individual=isinstance(form, IndividualSignForm),
+        share=sharing.card(letter, count, individuals), ref=partner.code if partner else None)
 
 
-def _signer_input(form: SignForm | IndividualSignForm) -> SignerInput:
+def _signer_input(form: SignForm | IndividualSignForm,
+                  partner: Partner | None = None) -> SignerInput:
+    """What the form sent, with the partner whose link the signer came through."""
     if isinstance(form, IndividualSignForm):
-        return _individual_input(form)
+        return _individual_input(form, partner)
     return SignerInput(
         organization=form.organization.data or "", email=form.email.address,
         contact_name=form.contact_name.data or "", contact_title=form.contact_title.data or "",
         phone=form.phone.data or "", website=form.website.data or "", city=form.city.data or "",
         region=form.region.data or "", country=form.country.data or "",
         scope=form.scope.data or "local", keep_updated=bool(form.keep_updated.data),
+        partner_id=partner.id if partner is not None else None,
     )
 
 
-def _individual_input(form: IndividualSignForm) -> SignerInput:
+def _individual_input(form: IndividualSignForm, partner: Partner | None = None) -> SignerInput:
     """A person signing for themselves: listed by their name (which is also the contact's), with
     their title and affiliation, after every organization (scope "individual")."""
     name = form.name.data or ""
@@ -195,6 +218,7 @@ def _individual_input(form: IndividualSignForm) -> SignerInput:
         city=form.city.data or "", region=form.region.data or "",
         country=form.country.data or "", scope="individual",
         keep_updated=bool(form.keep_updated.data),
+        partner_id=partner.id if partner is not None else None,
     )
 
 
@@ -236,7 +260,7 @@ def confirm(token: str) -> str | tuple[str, int]:
     letter = signature.letter
     form = ConfirmForm()
     if signature.status != "unconfirmed":
-        return _confirmed(signature, None)
+        return _already(signature)
     if request.method == "POST" and form.validate_on_submit():
         try:
             with writing():
@@ -248,18 +272,36 @@ def confirm(token: str) -> str | tuple[str, int]:
     return render_template("public/confirm.html", letter=letter, signature=signature, form=form)
 
 
-def _confirmed(signature: Signature, token: str | None) -> str:
-    """The page after confirming, with the signer's link to their own page: the one confirming
-    made (and mailed in the receipt); or, when the signature was confirmed already, a fresh
-    one: the confirm link is in the signer's own mailbox, as the receipt is, so whoever opens
-    it again may have one (signer_changes.MAX_LINKS at most)."""
-    already = token is None
-    if token is None:
+SEND_LINK = "send-link"  # the value of the button that asks for the link by email
+
+
+def _already(signature: Signature) -> str:
+    """A confirm link opened again, the signature confirmed already (or since rejected or
+    withdrawn): its state, and a button that mails a fresh link to the signer's own page to the
+    signature's address (signing.send_own_link). Never a link on the page: the confirm link
+    lasts, and is kept wherever the email was read or stored; and a GET writes nothing, so a mail
+    scanner opening it does nothing. The answer to the button is the same whatever happened."""
+    form = ActionForm()
+    sent = False
+    if request.method == "POST" and request.form.get("action") == SEND_LINK \
+            and form.validate_on_submit():
         with writing():
-            token = signer_changes.fresh_link(signature)
+            signing.send_own_link(signature, ip=request.remote_addr)
+        sent = True
+    return _confirmed(signature, None, form=form, sent=sent)
+
+
+def _confirmed(signature: Signature, token: str | None, *, form: ActionForm | None = None,
+               sent: bool = False) -> str:
+    """The page after confirming, with the signer's link to their own page that confirming
+    made (and mailed in the receipt); without it (`token` None) when the signature was
+    confirmed already (_already). It asks the signer to share the letter, once the letter is
+    public (sharing.py)."""
     return render_template(
-        "public/confirmed.html", letter=signature.letter, signature=signature, already=already,
-        manage_url=url_for("signer.page", token=token) if token else None)
+        "public/confirmed.html", letter=signature.letter, signature=signature,
+        already=token is None, manage_url=url_for("signer.page", token=token) if token else None,
+        form=form, sent=sent, send_link=SEND_LINK,
+        share=sharing.links(signature.letter) if signature.letter.list_is_public() else None)
 
 
 # ------------------------------------------------------------------ the public list
@@ -386,4 +428,26 @@ def pdf_answer(letter: Letter, pdf: Pdf | None, filename: str,
     response.set_etag(pdf.etag)
     response.last_modified = pdf.as_of
     response.cache_control.no_cache = True
+    return response.make_conditional(request)
+
+
+# ------------------------------------------------------------------ the preview image
+
+
+@bp.get("/letters/<slug>/share.png")
+def share_png(slug: str) -> ResponseReturnValue:
+    """The letter's preview image as the worker made it (share_image.py); 404 while none is made
+    (the page's og:image is the default image until then), and for a draft or collecting letter.
+    Kept a day by browsers and the sites that show shared links when asked for by its version
+    (`?v=`, as the page links it), which changes with the image; else checked each time."""
+    made = share_image.kept(slug)
+    if made is None:
+        abort(404)
+    response = Response(made.png, mimetype="image/png")
+    response.set_etag(made.content_hash)
+    if request.args.get("v") == made.content_hash[:12]:
+        response.cache_control.public = True
+        response.cache_control.max_age = 86400
+    else:
+        response.cache_control.no_cache = True
     return response.make_conditional(request)
