@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from .extensions import db
@@ -43,6 +44,18 @@ def init_app(app: Flask) -> None:
     if not event.contains(db.session, "before_flush", _refuse_flush_outside_unit):
         event.listen(db.session, "before_flush", _refuse_flush_outside_unit)
         event.listen(db.session, "do_orm_execute", _refuse_dml_outside_unit)
+    app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own teardown
+
+
+def _end_session(error: BaseException | None) -> None:
+    """End the request's session before Flask-SQLAlchemy removes it. A page that read and then
+    answered still holds its read transaction; if the database went away meanwhile (a restart),
+    rolling it back fails, and the answer already made would become a 500. The connection is
+    gone: drop it instead."""
+    try:
+        db.session.close()
+    except DBAPIError:
+        db.session().invalidate()
 
 
 # ------------------------------------------------------------------ units

@@ -323,7 +323,12 @@ class Split(NamedTuple):
 
     def earlier(self) -> ColumnElement[bool]:
         """The predicate of a signature that has not agreed to the current text."""
-        return or_(Signature.version_id.is_(None), Signature.version_id < self.version_id)
+        return or_(*self.earlier_parts())
+
+    def earlier_parts(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """earlier()'s two cases (on no version, on an earlier one): each is one range of the
+        index ix_signature_version, which their OR is not."""
+        return Signature.version_id.is_(None), Signature.version_id < self.version_id
 
     def current(self) -> ColumnElement[bool]:
         return and_(Signature.version_id.is_not(None), Signature.version_id >= self.version_id)
@@ -351,11 +356,14 @@ def split_of(letter: Letter) -> Split | None:
 
 def earlier_counts(letter: Letter, split: Split) -> dict[str, int]:
     """How many listed signatories of each scope agreed to an earlier text, in listing order
-    (empty scopes left out): one count along the listing index, made when a page of the list
-    is made (a kept page is not made again until the list changes, pagecache.py)."""
+    (empty scopes left out): one count made when a page of the list is made (a kept page is not
+    made again until the list changes, pagecache.py). It reads the earlier signatures only, along
+    ix_signature_version, one part of Split.earlier() at a time: with their OR the databases read
+    the whole list of the letter along the listing index."""
+    earlier = union_all(*(select(Signature.scope).where(*where_listed(letter), part)
+                          for part in split.earlier_parts())).subquery()
     found = {scope: n for scope, n in db.session.execute(
-        select(Signature.scope, func.count()).where(*where_listed(letter), split.earlier())
-        .group_by(Signature.scope))}
+        select(earlier.c.scope, func.count()).group_by(earlier.c.scope))}
     return {scope: int(found[scope]) for scope in SCOPES if found.get(scope)}
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, exists, or_, select
+from sqlalchemy import and_, case, delete, exists, or_, select, text
 
 from .database import changed, upsert_insert
 from .dates import local
@@ -83,8 +83,11 @@ def _insert_waiting(letter_id: int, kind: str, params: dict[str, Any]) -> None:
         insert(RenderJob)
         .values(letter_id=letter_id, kind=kind, status="queued", attempts=0, due=now,
                 last_error="", params=json.dumps(params), created_at=now)
+        # The partial index's condition as a literal, not a bound parameter: PostgreSQL plans a
+        # statement run often on one connection once for any parameters, and such a plan cannot
+        # tell that `status = $1` names uq_render_job_waiting.
         .on_conflict_do_nothing(index_elements=["letter_id", "kind"],
-                                index_where=RenderJob.status == "queued"))
+                                index_where=text("status = 'queued'")))
 
 
 def _pending(letter_id: int, kind: str) -> bool:

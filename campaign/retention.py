@@ -1,7 +1,8 @@
 """Retention of signers' contact details (CAMPAIGN_RETAIN_CONTACTS_DAYS): that many days after a
 letter is delivered or closed, the contact name, title, email, phone and IP hash of its signatures
 are erased, and the mail sent to those addresses. The public record stays: the names, places,
-scopes and statuses of the signatories, the delivered PDF (byte for byte), the counts.
+scopes and statuses of the signatories, an individual's title (shown with their name), the
+delivered PDF (byte for byte), the counts.
 `campaign purge-contacts` erases what is due now; the worker does it once a day.
 
 A letter's signatures are erased a few hundred at a time, each batch a short writing unit (a
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 
 from . import audit
 from .database import reading, writing
@@ -25,8 +26,12 @@ from .extensions import db
 from .models import Delivery, Letter, OutboxMessage, Signature, utcnow
 
 BATCH = 500  # signatures erased per writing unit
-# What is erased of a signature, and of the delivered contacts CSV: what only organizers saw.
-ERASED = {"contact_name": "", "contact_title": "", "email": None, "phone": "", "ip_hash": None}
+INDIVIDUAL = "individual"  # the scope of a person signing for themselves
+# What is erased of a signature, and of the delivered contacts CSV: what only organizers saw. An
+# individual's title stays: it is public (listing.PUBLIC_TITLE), shown with their name.
+ERASED = {"contact_name": "", "email": None, "phone": "", "ip_hash": None,
+          "contact_title": case((Signature.scope == INDIVIDUAL, Signature.contact_title),
+                                else_="")}
 ERASED_COLUMNS = ("contact_name", "contact_title", "email", "phone")
 
 
@@ -142,20 +147,26 @@ def _forget_mail(signature_ids: list[int]) -> None:
 
 
 def _has_contact() -> ColumnElement[bool]:
-    return or_(Signature.contact_name != "", Signature.contact_title != "",
+    return or_(Signature.contact_name != "",
+               and_(Signature.scope != INDIVIDUAL, Signature.contact_title != ""),
                Signature.email.is_not(None), Signature.phone != "", Signature.ip_hash.is_not(None))
 
 
 def blank_contacts(text: str) -> str:
     """The delivered contacts CSV with its contact columns emptied, its other columns (the public
-    record of who was delivered) as they were."""
+    record of who was delivered) as they were; an individual's title too stays (public)."""
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return text
     blank = [i for i, column in enumerate(rows[0]) if column in ERASED_COLUMNS]
+    scope = rows[0].index("scope") if "scope" in rows[0] else None
+    title = rows[0].index("contact_title") if "contact_title" in rows[0] else None
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(rows[0])
     for row in rows[1:]:
-        writer.writerow(["" if i in blank else value for i, value in enumerate(row)])
+        person = scope is not None and scope < len(row) and row[scope] == INDIVIDUAL
+        kept = {title} if person else set()
+        writer.writerow(["" if i in blank and i not in kept else value
+                         for i, value in enumerate(row)])
     return out.getvalue()

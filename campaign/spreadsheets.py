@@ -162,6 +162,8 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
     rows: list[dict[str, Any]] = []
     for line, cells in records:
         problem, parsed = _import_row(header, cells, taken)
+        if parsed is not None and not problem:
+            problem = _kind_problem(letter, parsed[0].scope)
         if problem:
             problems.append(f"line {line}: {problem}")
         elif parsed is not None:
@@ -199,6 +201,16 @@ def import_csv(letter: Letter, text: str, approved: bool) -> int:
     rows = check_import(letter, text, approved)
     insert_rows(letter, rows)
     return len(rows)
+
+
+def _kind_problem(letter: Letter, scope: str) -> str | None:
+    """Why the letter refuses a row of this scope, as sign() refuses a signer of the other kind
+    (SignerKindRefused); None when it takes it."""
+    if scope == "individual" and not letter.takes_individuals():
+        return "this letter is signed by organizations only"
+    if scope != "individual" and not letter.takes_organizations():
+        return "this letter is signed by individuals only (give the scope individual)"
+    return None
 
 
 def _import_row(header: list[str], cells: list[str], taken: set[str | None]

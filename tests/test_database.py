@@ -257,3 +257,30 @@ def test_a_signature_is_one_writing_unit_of_three_inserts_with_nothing_read(sqli
                            "INSERT INTO outbox_message", "COMMIT"]
     # before the write lock: the mail limits read, in a transaction that takes no lock
     assert seen[:unit] == ["BEGIN", "SELECT count(*) AS", "COMMIT"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # it can end a session
+def test_a_page_made_before_its_connection_died_is_answered_not_turned_into_a_500(
+        app, new_client, make_letter, database_url):
+    """A page reads, then answers; if the database ends the connection in between (a restart),
+    ending the request's read transaction fails. The page is answered all the same."""
+    letter = make_letter()
+    ended: list[int] = []
+
+    def end_my_connection(response):  # type: ignore[no-untyped-def]
+        pid = db.session.connection().connection.dbapi_connection.info.backend_pid
+        other = sa.create_engine(database_url)
+        with other.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+        ended.append(pid)
+        return response
+
+    app.after_request_funcs.setdefault(None, []).append(end_my_connection)
+    try:
+        response = new_client().get(f"/letters/{letter.slug}")
+    finally:
+        app.after_request_funcs[None].remove(end_my_connection)
+    assert ended and response.status_code == 200
+    assert letter.title in response.get_data(as_text=True)
+    assert new_client().get("/healthz").status_code == 200  # the next request is served

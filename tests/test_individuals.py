@@ -176,8 +176,11 @@ def test_a_letter_for_organizations_refuses_an_individual_posted_anyway(client, 
 def test_an_individual_signs_confirms_and_is_listed_after_the_organizations(
         client, admin, make_letter, make_signature, smtp, runner, tmp_path):
     letter = make_letter(signers="both")
-    make_signature(letter, organization="Zeta Tenants Union", scope="national")
-    make_signature(letter, organization="Alpha Workers Center", scope="local")
+    # an organization's contact's title is private (the letter's recipient says "Director")
+    make_signature(letter, organization="Zeta Tenants Union", scope="national",
+                   contact_title="Chief Steward")
+    make_signature(letter, organization="Alpha Workers Center", scope="local",
+                   contact_title="Chief Steward")
     assert sign_as_person(client).status_code == 303
     confirm_by_email(client, smtp, PERSON["email"])
     mail = text_of(smtp.to(PERSON["email"])[0])
@@ -197,6 +200,7 @@ def test_an_individual_signs_confirms_and_is_listed_after_the_organizations(
     assert last.find(class_="identification").get_text() == "Professor of Law, Sample College*"
     assert " ".join(soup.find(class_="count").get_text().split()) == \
         "2 organizations and 1 individual"
+    assert "Chief Steward" not in soup.get_text()
 
     data = client.get(f"{LETTER}/signers.json").get_json()
     assert data["count"] == 3
@@ -207,14 +211,15 @@ def test_an_individual_signs_confirms_and_is_listed_after_the_organizations(
                                    "country")} == {
         "name": "Rosa Sample", "title": "Professor of Law", "affiliation": "Sample College",
         "city": "Tucson", "region": "AZ", "country": "United States"}
-    assert "affiliation" not in data["signatories"][0]
+    assert all("affiliation" not in s and "title" not in s for s in data["signatories"][:2])
 
     rows = read_csv(client.get(f"{LETTER}/signers.csv").get_data(as_text=True))
     assert [(r["organization"], r["kind"], r["affiliation"]) for r in rows] == [
         ("Zeta Tenants Union", "organization", ""), ("Alpha Workers Center", "organization", ""),
         ("Rosa Sample", "individual", "Sample College")]
+    assert [r["title"] for r in rows] == ["", "", "Professor of Law"]
     public = client.get(f"{LETTER}/signers.csv").get_data(as_text=True) + str(data)
-    assert "@" not in public
+    assert "@" not in public and "Chief Steward" not in public
 
     contacts = read_csv(admin.get(f"/admin/letters/{letter.slug}/signatures.csv")
                         .get_data(as_text=True))
@@ -234,6 +239,7 @@ def test_an_individual_signs_confirms_and_is_listed_after_the_organizations(
     assert text.index("Alpha Workers Center") < text.index(
         "Individuals (*affiliations for identification only)") < text.index("Rosa Sample")
     assert "Professor of Law, Sample College*" in text
+    assert "Chief Steward" not in text
 
 
 def test_the_counts_say_organizations_and_individuals(client, make_letter, make_signature):
@@ -391,3 +397,19 @@ def test_import_takes_individuals_with_their_affiliation(runner, tmp_path, make_
     bad.write_text("organization,scope,affiliation\nAlpha Group,local,Sample College\n")
     result = runner.invoke(args=["import-signatures", "stop-forwarding", str(bad)])
     assert_one_line_error(result, "an affiliation is for an individual")
+
+
+@pytest.mark.parametrize(("signers", "line"), [
+    ("organizations", "line 3: this letter is signed by organizations only"),
+    ("individuals", "line 2: this letter is signed by individuals only")])
+def test_import_refuses_the_kind_of_signer_the_letter_does_not_take(runner, tmp_path,
+                                                                    make_letter, signers, line):
+    make_letter(signers=signers)
+    path = tmp_path / "mixed.csv"
+    path.write_text("organization,scope,city\n"
+                    "Alpha Workers Center,local,Tucson\n"
+                    "Rosa Sample,individual,Tucson\n")
+    result = runner.invoke(args=["import-signatures", "stop-forwarding", str(path),
+                                 "--approved"])
+    assert result.exit_code != 0 and line in result.output
+    assert db.session.scalar(select(func.count()).select_from(Signature)) == 0

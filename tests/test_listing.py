@@ -287,3 +287,46 @@ def test_an_import_from_the_command_line_while_the_server_runs_is_counted_at_onc
                 row["organization"] for row in after["signatories"]}
         page = requests.get(f"{server.base}/letters/stop-forwarding", timeout=30).text
         assert "<strong>13</strong>" in page
+
+
+def test_the_earlier_signatories_are_counted_along_their_own_index(app, make_letter,
+                                                                   make_signature):
+    """A letter whose text changed counts those who agreed to an earlier text without reading
+    the rest of its list: along ix_signature_version, not the listing index."""
+    from campaign.models import LetterVersion, utcnow
+
+    letter = make_letter()
+    first = letter.current_version.id
+    for n in range(3):
+        make_signature(letter, organization=f"Earlier Group {n}")
+    with writing():
+        change = LetterVersion(letter_id=letter.id, number=2, title=letter.title,
+                               recipient=letter.recipient, body="Changed.\n",
+                               content_hash="c" * 64, kind="change")
+        db.session.add(change)
+    later = make_signature(letter, organization="Later Group")
+    with writing():
+        db.session.execute(sa.update(Signature).where(Signature.id == later.id)
+                           .values(version_id=change.id))
+    split = listing.Split(change.id, 2, utcnow(), {first: 1, change.id: 2})
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        assert listing.earlier_counts(letter, split) == {"local": 3}
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", grab)
+    statement, parameters = seen[-1]
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = [row[-1] for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters)]
+        else:  # a few rows: without this PostgreSQL reads the table rather than any index
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters)]
+            conn.exec_driver_sql("RESET enable_seqscan")
+    text = "\n".join(plan)
+    assert "ix_signature_version" in text and "ix_signature_listing" not in text, text

@@ -235,6 +235,22 @@ def test_below_0004_the_counts_and_their_triggers_are_gone_and_come_back(app, ru
                          (letter_id, "state"): 1})
 
 
+def test_below_0007_an_individuals_kept_count_moves_to_local(app, runner, make_letter,
+                                                              make_signature):
+    """0006 has no individuals: they become local signatories, and the kept counts follow."""
+    init_db(runner)
+    letter = make_letter(signers="both")
+    make_signature(letter, scope="individual", organization="Rosa Sample")
+    make_signature(letter, scope="local")
+    make_signature(letter, status="withdrawn", scope="local")
+    letter_id = letter.id
+    assert_counts_right({(letter_id, "individual"): 1, (letter_id, "local"): 1})
+    db.session.remove()
+
+    flask_migrate.downgrade(directory=migrations_directory(), revision="0006")
+    assert_counts_right({(letter_id, "local"): 2})
+
+
 # ------------------------------------------------------------------ the console script
 
 

@@ -92,6 +92,15 @@ def test_ten_approvals_in_a_row_make_at_most_two_renders(app, letter, make_signa
     assert counted == [(letter.id, 11)]  # the waiting one renders the newest state: all 11
 
 
+def test_queueing_many_times_on_one_connection_keeps_matching_the_waiting_index(app, letter):
+    """PostgreSQL plans a statement run often on one connection once for any parameters; the
+    ON CONFLICT of the waiting job must still name its partial index then (a literal status)."""
+    for _ in range(15):
+        with writing():
+            renders.want(letter)
+    assert jobs(letter.id) == [("refresh", "queued")]
+
+
 def test_one_job_runs_at_a_time_per_letter(app, letter, make_letter, make_signature):
     other = make_letter(slug="other-letter", title="Other")
     run_all()

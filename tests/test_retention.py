@@ -11,8 +11,9 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select, update
 from support import do_render_jobs, submit, with_smtp
+from support_pdf import one_line, pdf_text
 
-from campaign import create_app, listing, retention, worker
+from campaign import create_app, listing, renders, retention, worker
 from campaign.config import ConfigError
 from campaign.database import writing
 from campaign.extensions import db
@@ -130,6 +131,42 @@ def test_what_is_erased_and_what_is_kept(app, client, runner, letter):
     # the next render lists the same names
     do_render_jobs()
     assert client.get(f"{LETTER}.pdf").status_code == 200
+
+
+def test_an_individuals_public_title_is_kept_and_still_listed(app, client, runner, make_letter,
+                                                             make_signature):
+    letter = make_letter(slug="both-kinds", signers="both")
+    make_signature(letter, organization="Harbor Group", contact_title="Chief Steward")
+    make_signature(letter, scope="individual", organization="Rosa Sample",
+                   contact_name="Rosa Sample", contact_title="Professor of Law",
+                   affiliation="Sample College")
+    do_render_jobs()
+    close(letter, days_ago=31)
+    before = client.get("/letters/both-kinds/signers.json").get_json()
+    assert "Professor of Law" in str(before) and "Chief Steward" not in str(before)
+
+    assert "1 letter(s)" in runner.invoke(args=["purge-contacts"]).output
+    assert client.get("/letters/both-kinds/signers.json").get_json() == before
+    db.session.rollback()
+    titles = dict(db.session.execute(select(Signature.organization,
+                                            Signature.contact_title)).all())
+    assert titles == {"Harbor Group": "", "Rosa Sample": "Professor of Law"}
+    with writing():  # the next render lists the same names and titles
+        renders.want(db.session.get(Letter, letter.id))
+    do_render_jobs()
+    text = one_line(pdf_text(client.get("/letters/both-kinds.pdf").get_data()))
+    assert "Rosa Sample" in text and "Professor of Law" in text and "Chief Steward" not in text
+
+
+def test_the_delivered_contacts_csv_keeps_an_individuals_title_only():
+    delivered = ("organization,scope,contact_name,contact_title,email,kind\r\n"
+                 "Harbor Group,local,Ann Contact,Director,ann@example.org,organization\r\n"
+                 "Rosa Sample,individual,Rosa Sample,Professor of Law,rosa@example.org,"
+                 "individual\r\n")
+    assert retention.blank_contacts(delivered) == (
+        "organization,scope,contact_name,contact_title,email,kind\r\n"
+        "Harbor Group,local,,,,organization\r\n"
+        "Rosa Sample,individual,,Professor of Law,,individual\r\n")
 
 
 def test_the_mail_sent_to_the_erased_addresses_goes_too_but_not_mail_still_to_go(

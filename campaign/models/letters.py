@@ -278,6 +278,9 @@ class Signature(Model):
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
 Index("ix_signature_partner", Signature.letter_id, Signature.partner_id, Signature.status)
+# listing.earlier_counts: a letter's signatures of versions before its latest change, without
+# reading the rest of its list
+Index("ix_signature_version", Signature.letter_id, Signature.version_id)
 # sign() counts a letter's held ones; the condition is written as SQLAlchemy writes `held` in a
 # query on each database, else SQLite does not use the index
 Index("ix_signature_held", Signature.letter_id,

@@ -58,6 +58,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _signature_values_down()  # while the SQLite triggers still move the kept counts
     _drop_sqlite_triggers()
     _tables_down()
     _signature_down()
@@ -132,10 +133,14 @@ def _signature_up() -> None:
     _create_sqlite_triggers()
 
 
-def _signature_down() -> None:
-    # an individual becomes a local signatory, a withdrawal a rejection: what 0006 can hold
+def _signature_values_down() -> None:
+    """An individual becomes a local signatory, a withdrawal a rejection: what 0006 can hold. Run
+    with the triggers in place, so that an individual's kept count moves to `local`."""
     op.execute("UPDATE signature SET scope = 'local' WHERE scope = 'individual'")
     op.execute("UPDATE signature SET status = 'rejected' WHERE status = 'withdrawn'")
+
+
+def _signature_down() -> None:
     op.drop_index("ix_signature_held", table_name="signature")
     with op.batch_alter_table("signature", schema=None, recreate="auto") as batch_op:
         batch_op.drop_constraint(op.f("ck_signature_scope"), type_="check")

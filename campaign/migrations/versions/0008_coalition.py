@@ -7,7 +7,13 @@ Create Date: 2026-11-30 14:00:00
 
 Every organizer account made before this revision becomes a site administrator: it could do
 everything on every letter, and still can.
+
+Going down, SQLite drops a column only by rebuilding the table, which drops the signature table's
+triggers (and renames a rebuilt letter table only without them): they are made again at the end,
+as 0005 made them.
 """
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,6 +34,9 @@ def upgrade() -> None:
     with op.batch_alter_table("signature", schema=None) as batch_op:
         batch_op.add_column(sa.Column("partner_id", sa.Integer(), nullable=True))
     op.create_index("ix_signature_partner", "signature", ["letter_id", "partner_id", "status"])
+    # a letter's earlier signatures (those of a version before its latest change) without reading
+    # the rest of its list
+    op.create_index("ix_signature_version", "signature", ["letter_id", "version_id"])
     op.create_table(
         "partner",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -96,11 +105,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _drop_sqlite_triggers()
     op.drop_table("share_image")
     op.drop_table("invitation")
     op.drop_index("ix_letter_role_organizer_id", table_name="letter_role")
     op.drop_table("letter_role")
     op.drop_table("partner")
+    op.drop_index("ix_signature_version", table_name="signature")
     op.drop_index("ix_signature_partner", table_name="signature")
     with op.batch_alter_table("signature", schema=None) as batch_op:
         batch_op.drop_column("partner_id")
@@ -108,3 +119,30 @@ def downgrade() -> None:
         batch_op.drop_column("embed_origins")
     with op.batch_alter_table("organizer", schema=None) as batch_op:
         batch_op.drop_column("is_admin")
+    _create_sqlite_triggers()
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
+def _drop_sqlite_triggers() -> None:
+    if _sqlite():
+        for name in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS listed_count_{name}")
+
+
+def _create_sqlite_triggers() -> None:
+    """The signature table's SQLite triggers as 0005 made them (the kept counts and the PDF
+    refresh jobs), from that migration's module (its file name is not an importable name)."""
+    if not _sqlite():
+        return
+    import importlib.util
+
+    path = Path(__file__).with_name("0005_renders_in_the_background.py")
+    spec = importlib.util.spec_from_file_location("campaign_migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for statement in module.SQLITE_TRIGGERS:
+        op.execute(statement)
