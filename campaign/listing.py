@@ -23,14 +23,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, bindparam, case, func, literal, select, union_all
 
 from . import text
+from .agreed import Split, split_of
 from .extensions import db
 from .models import (
     SCOPES,
     Letter,
-    LetterVersion,
     ListedCount,
     Partner,
     ShareImage,
@@ -267,91 +267,7 @@ def search_count(letter: Letter, search: str) -> int:
     return int(db.session.scalar(select(func.count()).select_from(matches.subquery())) or 0)
 
 
-def fresh_counts(letter_id: int | None = None) -> dict[tuple[int, str], int]:
-    """Listed signatures per (letter, scope), counted now from the signature table."""
-    query = (select(Signature.letter_id, Signature.scope, func.count())
-             .where(Signature.status == "approved", Signature.held.is_(False))
-             .group_by(Signature.letter_id, Signature.scope))
-    if letter_id is not None:
-        query = query.where(Signature.letter_id == letter_id)
-    return {(lid, scope): int(n) for lid, scope, n in db.session.execute(query)}
-
-
-def kept_counts(letter_id: int | None = None) -> dict[tuple[int, str], int]:
-    """The kept counts per (letter, scope), zeros left out."""
-    query = select(ListedCount.letter_id, ListedCount.scope, ListedCount.listed) \
-        .where(ListedCount.listed != 0)
-    if letter_id is not None:
-        query = query.where(ListedCount.letter_id == letter_id)
-    return {(lid, scope): int(n) for lid, scope, n in db.session.execute(query)}
-
-
-def count_mismatches() -> dict[tuple[int, str], tuple[int, int]]:
-    """Every (letter, scope) whose kept count differs from a fresh count: (kept, fresh)."""
-    kept, fresh = kept_counts(), fresh_counts()
-    return {key: (kept.get(key, 0), fresh.get(key, 0)) for key in kept.keys() | fresh.keys()
-            if kept.get(key, 0) != fresh.get(key, 0)}
-
-
-def repair_counts() -> int:
-    """Set every kept count to a fresh count (in the caller's writing unit); returns how many
-    were wrong."""
-    wrong = count_mismatches()
-    for (letter_id, scope), (_, fresh) in wrong.items():
-        row = db.session.get(ListedCount, (letter_id, scope))
-        if row is None:
-            db.session.add(ListedCount(letter_id=letter_id, scope=scope, listed=fresh))
-        else:
-            row.listed = fresh
-    db.session.flush()
-    return len(wrong)
-
-
-# ------------------------------------------------------------------ texts agreed to
-
-
-class Split(NamedTuple):
-    """A letter whose text changed (its latest version of kind "change") after it was first
-    signed: a signature on an earlier version, or on none, has not agreed to the current text,
-    and is listed after the others, under a heading that says so, until its signer confirms the
-    new text (reconsent.confirm). `numbers` gives each version's number by its id."""
-
-    version_id: int
-    number: int
-    created_at: datetime
-    numbers: dict[int, int]
-
-    def earlier(self) -> ColumnElement[bool]:
-        """The predicate of a signature that has not agreed to the current text."""
-        return or_(*self.earlier_parts())
-
-    def earlier_parts(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        """earlier()'s two cases (on no version, on an earlier one): each is one range of the
-        index ix_signature_version, which their OR is not."""
-        return Signature.version_id.is_(None), Signature.version_id < self.version_id
-
-    def current(self) -> ColumnElement[bool]:
-        return and_(Signature.version_id.is_not(None), Signature.version_id >= self.version_id)
-
-    def is_earlier(self, version_id: int | None) -> bool:
-        return version_id is None or version_id < self.version_id
-
-
-VERSIONS = (select(LetterVersion.id, LetterVersion.number, LetterVersion.kind,
-                   LetterVersion.created_at)
-            .where(LetterVersion.letter_id == bindparam("letter_id"))
-            .order_by(LetterVersion.number))
-
-
-def split_of(letter: Letter) -> Split | None:
-    """The letter's split, or None when its text never changed after the original (it lists
-    exactly as it did before texts could change): one query of its few versions."""
-    versions = db.session.execute(VERSIONS, {"letter_id": letter.id}).all()
-    changes = [v for v in versions if v.kind == "change"]
-    if not changes:
-        return None
-    last = changes[-1]
-    return Split(last.id, last.number, last.created_at, {v.id: v.number for v in versions})
+# ------------------------------------------------------------------ texts agreed to (agreed.py)
 
 
 def earlier_counts(letter: Letter, split: Split) -> dict[str, int]:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from support import PASSWORD, ROOT, with_smtp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from campaign import letters, outbox
+from campaign import letter_files, letters, outbox
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Signature
@@ -380,7 +380,7 @@ def test_organizer_writes_previews_publishes_and_revises_a_letter(browse, base_u
 
 def example_letter() -> str:
     """The example letter shipped in letters/, open and without its deadline; returns its slug."""
-    text = letters.parse_file(ROOT / "letters" / "stop-fingerprint-forwarding.md", UTC)
+    text = letter_files.parse_file(ROOT / "letters" / "stop-fingerprint-forwarding.md", UTC)
     with writing():
         letters.create(replace(text, status="open", deadline=None))
     idle()

@@ -18,7 +18,7 @@ import requests
 from flask import current_app
 from support import PASSWORD, ROOT, assert_one_line_error, free_port, password_hash, submit
 
-from campaign import accounts, letters
+from campaign import accounts, letter_files
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Organizer, Signature
@@ -304,8 +304,8 @@ def test_demo_stops_with_its_mail_worker(demo):
 def test_loading_the_example_letters_twice_adds_no_duplicate_signatories(app):
     from campaign.cli import load_example_letters
 
-    examples = [(path, letters.parse_file(path, current_app.config["TZ"]))
-                for path in letters.letter_files(LETTERS)]
+    examples = [(path, letter_files.parse_file(path, current_app.config["TZ"]))
+                for path in letter_files.letter_files(LETTERS)]
     with writing():
         slugs = load_example_letters(examples)
     count = db.session.query(Signature).count()

@@ -19,7 +19,7 @@ from support import (
     with_smtp,
 )
 
-from campaign import letters, outbox, worker
+from campaign import letter_files, letters, outbox, worker
 from campaign.database import writing
 from campaign.errors import LetterError
 from campaign.extensions import db
@@ -181,12 +181,12 @@ def test_worker_once_opens_it_from_the_command_line(runner, make_letter):
 
 
 def test_a_letter_file_may_be_collecting_with_a_publish_at(app):
-    text = letters.parse_text(
+    text = letter_files.parse_text(
         "---\ntitle: T\nslug: t\nstatus: collecting\npublish_at: 2026-06-01T09:00-04:00\n---\nB\n",
         app.config["TZ"])
     assert text.status == "collecting"
     assert text.publish_at == datetime(2026, 6, 1, 13, 0, tzinfo=UTC)
-    date_only = letters.parse_text(
+    date_only = letter_files.parse_text(
         "---\ntitle: T\nslug: t\nstatus: collecting\npublish_at: 2026-06-01\n---\nB\n",
         app.config["TZ"])
     assert date_only.publish_at == datetime(2026, 6, 1, tzinfo=UTC)  # the start of that day
@@ -201,7 +201,7 @@ def test_a_bad_publish_at_is_refused_in_one_line(runner, tmp_path, front, messag
     path = tmp_path / "x.md"
     path.write_text(f"---\ntitle: T\nslug: t\n{front}\n---\nBody\n")
     with pytest.raises(LetterError, match=message):
-        letters.parse_file(path, runner.app.config["TZ"])
+        letter_files.parse_file(path, runner.app.config["TZ"])
     assert_one_line_error(runner.invoke(args=["import-letter", str(path)]), message)
 
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from support import SIGNER, form_fields, submit, text_of, with_smtp
 
-from campaign import audit, embeds, letters, outbox, partners
+from campaign import audit, embeds, letter_files, letters, outbox, partners
 from campaign.database import writing
 from campaign.errors import LetterError, StaleEmbedForm
 from campaign.extensions import db
@@ -280,17 +280,17 @@ def letter_file(origins: str) -> str:
 
 def test_a_letter_file_gives_a_list_of_origins_or_any_and_exports_them_back(app):
     zone = app.config["TZ"]
-    text = letters.parse_text(letter_file(
+    text = letter_files.parse_text(letter_file(
         "embed_origins:\n  - https://Partner.Example.org/\n  - http://127.0.0.1:8080\n"), zone)
     assert text.embed_origins == "https://partner.example.org\nhttp://127.0.0.1:8080"
-    assert letters.parse_text(letter_file('embed_origins: "*"\n'), zone).embed_origins == "*"
-    assert letters.parse_text(letter_file(""), zone).embed_origins is None  # kept as it is
-    assert letters.parse_text(letter_file("embed_origins: []\n"), zone).embed_origins == ""
+    assert letter_files.parse_text(letter_file('embed_origins: "*"\n'), zone).embed_origins == "*"
+    assert letter_files.parse_text(letter_file(""), zone).embed_origins is None  # kept as it is
+    assert letter_files.parse_text(letter_file("embed_origins: []\n"), zone).embed_origins == ""
     for origins in ("https://partner.example.org\nhttp://127.0.0.1:8080", "*"):
         with writing():
-            letter = letters.create_or_update(letters.parse_text(letter_file(""), zone))
+            letter = letters.create_or_update(letter_files.parse_text(letter_file(""), zone))
             letter.embed_origins = origins
-        again = letters.parse_text(letters.file_text(letter), zone)
+        again = letter_files.parse_text(letter_files.file_text(letter), zone)
         assert again.embed_origins == origins
 
 
@@ -306,7 +306,7 @@ def test_a_letter_file_gives_a_list_of_origins_or_any_and_exports_them_back(app)
 ])
 def test_a_letter_file_with_a_bad_origin_is_refused_in_one_line(app, origins, problem):
     with pytest.raises(LetterError) as refused:
-        letters.parse_text(letter_file("embed_origins:\n" + origins), app.config["TZ"])
+        letter_files.parse_text(letter_file("embed_origins:\n" + origins), app.config["TZ"])
     message = str(refused.value)
     assert problem in message and "\n" not in message
 

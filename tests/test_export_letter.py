@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from support import assert_one_line_error
 
-from campaign import letters
+from campaign import letter_files
 from campaign.extensions import db
 from campaign.models import Letter, LetterVersion
 
@@ -62,7 +62,7 @@ def test_the_letter_file_goes_to_standard_output_without_o(runner, make_letter, 
     make_letter(deadline=datetime(2027, 6, 30, 21, 0, tzinfo=UTC))
     result = runner.invoke(args=["export-letter", SLUG])
     assert result.exit_code == 0
-    parsed = letters.parse_text(result.stdout, app.config["TZ"])
+    parsed = letter_files.parse_text(result.stdout, app.config["TZ"])
     assert parsed.title == "Stop Forwarding Fingerprints"
     assert parsed.recipient == "The Director\nWashington, DC"
     assert parsed.deadline == datetime(2027, 6, 30, 21, 0, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_organizers_download_the_letter_file(admin, client, make_letter, app):
     answer = admin.get(f"/admin/letters/{SLUG}/letter.md")
     assert answer.status_code == 200
     assert answer.headers["Content-Disposition"] == f'attachment; filename="{SLUG}.md"'
-    parsed = letters.parse_text(answer.get_data(as_text=True), app.config["TZ"])
+    parsed = letter_files.parse_text(answer.get_data(as_text=True), app.config["TZ"])
     assert (parsed.slug, parsed.status) == (SLUG, "collecting")
 
 

@@ -21,7 +21,7 @@ from support_pdf import (
     warnings_logged,
 )
 
-from campaign import listing, outbox, spreadsheets
+from campaign import count_check, listing, outbox, spreadsheets
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import AuditEntry, Letter, Signature
@@ -259,7 +259,7 @@ def test_the_counts_say_organizations_and_individuals(client, make_letter, make_
     assert [s.get_text() for s in count.find_all("strong")] == ["1", "2"]
     state = listing.state(letter)  # the kept counts, checked against a fresh count
     assert (state.organizations, state.individuals) == (1, 2)
-    assert listing.fresh_counts(letter.id)[(letter.id, "individual")] == 2
+    assert count_check.fresh_counts(letter.id)[(letter.id, "individual")] == 2
 
 
 def test_a_letter_for_individuals_counts_only_individuals(client, make_letter, make_signature):

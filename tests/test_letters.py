@@ -8,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 from support import assert_one_line_error, submit
 
-from campaign import letters
+from campaign import letter_files, letters
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Letter, text_hash, utcnow
@@ -459,7 +459,7 @@ def test_import_letter_accepts_windows_line_endings_and_a_bom(runner, tmp_path):
 def test_every_letter_file_in_the_repository_imports_cleanly(runner):
     from campaign.paths import LETTERS
 
-    files = letters.letter_files(LETTERS)
+    files = letter_files.letter_files(LETTERS)
     assert files, "letters/ has no letter file"
     for path in files:
         result = import_letter(runner, path)

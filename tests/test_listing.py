@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from support import SECRET, assert_one_line_error
 from support_servers import VENV_BIN, campaign_env, gunicorn
 
-from campaign import listing, moderation, signing, spreadsheets
+from campaign import agreed, count_check, listing, moderation, signing, spreadsheets
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import ORGANIZATION_SCOPES, SCOPES, ListedCount, Signature
-from campaign.views import public
+from campaign.views import lists
 
 LIST = "/letters/stop-forwarding/signers"
 OUT_OF_ORDER = ("international", "local", "state", "national")
@@ -35,7 +35,7 @@ def names(rows) -> list[str]:
 
 
 def in_sync() -> bool:
-    return listing.count_mismatches() == {}
+    return count_check.count_mismatches() == {}
 
 
 # ------------------------------------------------------------------ pages
@@ -89,7 +89,7 @@ def test_a_rename_is_the_shown_name_everywhere(app, client, mixed):
 
 
 def test_json_pages_followed_by_next_give_the_whole_list_once(client, mixed, monkeypatch):
-    monkeypatch.setattr(public, "JSON_PAGE_SIZE", 4)
+    monkeypatch.setattr(lists, "JSON_PAGE_SIZE", 4)
     url, seen = LIST + ".json", []
     while url:
         data = client.get(url).get_json()
@@ -100,7 +100,7 @@ def test_json_pages_followed_by_next_give_the_whole_list_once(client, mixed, mon
 
 
 def test_a_json_page_number_past_the_end_gives_the_last_page(client, mixed, monkeypatch):
-    monkeypatch.setattr(public, "JSON_PAGE_SIZE", 4)
+    monkeypatch.setattr(lists, "JSON_PAGE_SIZE", 4)
     data = client.get(LIST + ".json?page=99").get_json()
     assert data["page"] == 3 and data["next"] is None and len(data["signatories"]) == 3
 
@@ -212,7 +212,8 @@ def test_the_kept_counts_equal_a_fresh_count_after_any_mix_of_changes(app, make_
             else:
                 db.session.execute(sa.delete(Signature).where(Signature.id == target.id))
         assert in_sync(), change
-    assert sum(listing.count(letter) for letter in letters) == sum(listing.fresh_counts().values())
+    assert sum(listing.count(letter) for letter in letters) == \
+        sum(count_check.fresh_counts().values())
 
 
 def test_check_counts_says_the_counts_are_right(runner, mixed):
@@ -308,7 +309,7 @@ def test_the_earlier_signatories_are_counted_along_their_own_index(app, make_let
     with writing():
         db.session.execute(sa.update(Signature).where(Signature.id == later.id)
                            .values(version_id=change.id))
-    split = listing.Split(change.id, 2, utcnow(), {first: 1, change.id: 2})
+    split = agreed.Split(change.id, 2, utcnow(), {first: 1, change.id: 2})
     seen: list[tuple[str, object]] = []
 
     def grab(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]

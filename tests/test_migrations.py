@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from support import password_hash
 
-from campaign import listing, moderation, spreadsheets
+from campaign import count_check, listing, moderation, spreadsheets
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Letter, Signature
@@ -132,8 +132,8 @@ def test_migrated_schema_enforces_foreign_keys(app, runner):
 def assert_counts_right(expected: dict[tuple[int, str], int]) -> None:
     """The kept counts are `expected`, and equal a fresh count of the signatures."""
     db.session.expire_all()
-    assert listing.count_mismatches() == {}
-    assert listing.kept_counts() == expected
+    assert count_check.count_mismatches() == {}
+    assert count_check.kept_counts() == expected
 
 
 def test_kept_counts_follow_every_change_to_the_signatures(app, runner, make_letter,

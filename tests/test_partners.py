@@ -13,7 +13,7 @@ from flask import session
 from sqlalchemy import select
 from support import SIGNER, assert_one_line_error, form_fields, submit, text_of, with_smtp
 
-from campaign import letters, outbox, partners
+from campaign import letter_files, outbox, partners
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import AuditEntry, Partner, Signature
@@ -89,7 +89,7 @@ def test_a_letter_file_names_partners_and_export_letter_writes_them_back(runner,
     assert runner.invoke(args=["export-letter", SLUG, "-o", str(out)]).exit_code == 0
     written = out.read_text(encoding="utf-8")
     assert "partners:\n  casa: CASA de Maryland\n  fiel: FIEL Houston\n" in written
-    assert letters.parse_text(written, app.config["TZ"]).partners == {
+    assert letter_files.parse_text(written, app.config["TZ"]).partners == {
         "casa": "CASA de Maryland", "fiel": "FIEL Houston"}
 
     # a file that renames one and leaves the other out: renamed, the other kept, one added

@@ -8,11 +8,11 @@ import io
 import pytest
 from bs4 import BeautifulSoup
 
-from campaign import listing, moderation
+from campaign import count_check, listing, moderation
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.views import public
+from campaign.views import lists
 
 LIST = "/letters/stop-forwarding/signers"
 
@@ -110,7 +110,7 @@ def test_the_count_follows_every_change_to_the_list(client, make_letter, make_si
         .get_text() == "2"
     assert [heading for heading, _ in groups(client)] == ["National organizations",
                                                          "Local organizations"]
-    assert listing.kept_counts(letter.id) == listing.fresh_counts(letter.id)
+    assert count_check.kept_counts(letter.id) == count_check.fresh_counts(letter.id)
 
 
 def test_a_name_with_markup_is_shown_as_text(client, make_letter, make_signature):
@@ -259,7 +259,7 @@ def test_a_long_search_is_cut_and_answered(client, searchable):
 
 @pytest.fixture
 def seven(make_letter, make_signature, monkeypatch):
-    monkeypatch.setattr(public, "PAGE_SIZE", 3)
+    monkeypatch.setattr(lists, "PAGE_SIZE", 3)
     letter = make_letter()
     for n in range(7):
         make_signature(letter, organization=f"Group {n}")

@@ -34,7 +34,7 @@ GROUP_HEADINGS = {**SCOPE_LABELS,
 
 
 # Before the heading of a group of those who signed an earlier text of a letter whose text changed
-# and have not confirmed the new one (listing.Split): they are listed after all the others.
+# and have not confirmed the new one (agreed.Split): they are listed after all the others.
 EARLIER = "Signed an earlier version of this letter"
 
 

@@ -13,7 +13,11 @@ from ..text import DIGITS, parse_id
 from . import (
     admin,
     auth,
+    delivery,  # noqa: F401 - the signed letter's organizer pages, on the admin blueprint
     embed,
+    history,  # noqa: F401 - versions and history, on the admin blueprint
+    lists,  # noqa: F401 - the public list, its exports and PDFs, on the public blueprint
+    mail,  # noqa: F401 - the Mail page, on the admin blueprint
     organizers,
     partners,  # noqa: F401 - the Partners page's routes, on the admin blueprint
     public,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,15 +22,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import (
     audit,
     dates,
-    delivery,
-    differences,
     embeds,
     imports,
+    letter_files,
     letters,
     listing,
     markup,
     moderation,
-    outbox,
     partners,
     reconsent,
     renders,
@@ -39,22 +36,17 @@ from .. import (
     roles,
     signer_changes,
     spreadsheets,
-    uploads,
 )
 from ..database import writing
 from ..errors import (
-    DeliveryError,
-    DeliveryUnderway,
     ImportProblem,
     LetterError,
-    UploadRejected,
 )
 from ..extensions import db
-from ..forms import ActionForm, DeliverForm, ImportForm, LetterForm, LetterheadForm, RenameForm
+from ..forms import ActionForm, ImportForm, LetterForm, RenameForm
 from ..letters import LetterText
 from ..models import Letter, Signature
-from ..text import page_number, parse_ids
-from .public import pdf_answer
+from ..text import parse_ids
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
@@ -190,60 +182,6 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         language=language, publish_at=publish_at,
         signers=form.signers.data or "organizations", embed_origins=embed_origins,
     )
-
-
-@bp.get("/letters/<slug>/versions")
-def versions(slug: str) -> str:
-    """Each version, what it changed from the one before, and who has not yet confirmed the
-    current text (with the button that reminds them, once each)."""
-    letter = letter_or_404(slug)
-    waiting, names = reconsent.waiting(letter)
-    changes = {v.id: differences.version_difference(differences.previous(v), v)
-               for v in letter.versions if v.number > 1}
-    return render_template("admin/versions.html", letter=letter,
-                           counts=moderation.version_counts(letter), changes=changes,
-                           consent=reconsent.consent_version(letter), waiting=waiting,
-                           names=names, action=ActionForm())
-
-
-@bp.get("/letters/<slug>/history")
-def history(slug: str) -> str:
-    """The letter's audit log, newest first, filtered by action, by who and by date, a page at
-    a time: read only, here and anywhere in the app."""
-    letter = letter_or_404(slug)
-    chosen, problems = audit.filters(request.args, current_app.config["TZ"])
-    for problem in problems:
-        flash(problem, "error")
-    shown = audit.page(letter, chosen, page_number(request.args.get("page")))
-    query = {"action": chosen.action, "actor": chosen.actor,
-             "from": request.args.get("from", "") if chosen.since else "",
-             "to": request.args.get("to", "") if chosen.until else ""}
-    return render_template("admin/history.html", letter=letter, chosen=chosen, page=shown,
-                           query={k: v for k, v in query.items() if v},
-                           actions=audit.ACTIONS, actors=audit.actors(letter),
-                           changes=audit.changes)
-
-
-@bp.get("/letters/<slug>/history.csv")
-def history_csv(slug: str) -> ResponseReturnValue:
-    """Every entry of the letter's history that the filters select, as CSV, streamed."""
-    letter = letter_or_404(slug)
-    chosen, _ = audit.filters(request.args, current_app.config["TZ"])
-    return Response(
-        stream_with_context(audit.csv_lines(letter.id, chosen)), mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{letter.slug}-history.csv"'})
-
-
-@bp.post("/letters/<slug>/versions/remind")
-def remind_reconsent(slug: str) -> ResponseReturnValue:
-    """Remind every signer who has not confirmed the current text: once each, ever."""
-    letter = letter_or_404(slug)
-    if ActionForm().validate_on_submit():
-        with writing():
-            reminded = reconsent.remind(letter)
-        flash(f"Reminded {reminded} signer(s)." if reminded else
-              "Nobody to remind: each was reminded once already.", "success")
-    return redirect(url_for("admin.versions", slug=slug), code=303)
 
 
 # ------------------------------------------------------------------ moderation
@@ -425,144 +363,6 @@ def audit_export(letter: Letter, filename: str) -> None:
     db.session.refresh(letter)  # as it was before the unit ended: the stream reads it later
 
 
-# ------------------------------------------------------------------ mail
-
-
-@bp.get("/outbox")
-def outbox_page() -> str:
-    return render_template("admin/outbox.html", dead=outbox.dead_messages(),
-                           waiting=outbox.waiting_count(), action=ActionForm(),
-                           link_removed=outbox.link_removed)
-
-
-@bp.post("/outbox/retry")
-def outbox_retry() -> ResponseReturnValue:
-    ids = parse_ids(request.form.getlist("ids"))
-    if ids is None:
-        flash("That selection names no message; nothing was queued.", "error")
-    elif ActionForm().validate_on_submit():
-        with writing():
-            count = outbox.retry(ids)
-        flash(f"{count} message(s) queued again.", "success")
-    return redirect(url_for("admin.outbox_page"), code=303)
-
-
-# ------------------------------------------------------------ the signed letter: PDF and delivery
-
-
-@bp.get("/letters/<slug>/letter.pdf")
-def export_pdf(slug: str) -> ResponseReturnValue:
-    """The signed letter as a download: the delivered copy once delivered, else the newest the
-    worker made (never rendered here)."""
-    letter = letter_or_404(slug)
-    return pdf_answer(letter, delivery.letter_pdf(letter), f"{letter.slug}.pdf", "attachment")
-
-
-@bp.post("/letters/<slug>/pdf/refresh")
-def refresh_pdf(slug: str) -> ResponseReturnValue:
-    """Ask the worker to make the letter's PDF again (after a failed render)."""
-    letter = letter_or_404(slug)
-    if ActionForm().validate_on_submit():
-        with writing():
-            renders.want(letter)
-            audit.record(letter, "letter.pdf_refresh", letter.title)
-        flash("The PDF will be made again shortly.", "success")
-    return redirect(_referring_page(url_for("admin.deliver_page", slug=letter.slug)), code=303)
-
-
-def _referring_page(default: str) -> str:
-    """The organizer page the form was sent from: its path alone, never an address built from
-    the request's headers (Referer, Host); `default` when it was no organizer page."""
-    parts = urlsplit(request.referrer or "")
-    if not parts.path.startswith("/admin/") or "\\" in parts.path:
-        return default
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-@bp.route("/letters/<slug>/deliver", methods=["GET", "POST"])
-def deliver_page(slug: str) -> ResponseReturnValue:
-    """Letterhead, closing and recipients; a look at the PDF; then close and deliver."""
-    letter = letter_or_404(slug)
-    record = delivery.delivery_of(letter)
-    form = LetterheadForm(obj=letter)
-    if record is None and form.validate_on_submit():
-        by_email = bool(form.deliver_by_email.data)
-        try:  # the logo decoded and the addresses checked before the writing unit
-            logo = uploads.check_image(form.logo.data.read()) if form.logo.data else None
-            recipients = delivery.checked_recipients(form.delivery_emails.data or "", by_email)
-            with writing():
-                delivery.set_letterhead(letter, form.coalition_name.data or "",
-                                        form.closing.data or "", logo,
-                                        remove_logo=bool(form.remove_logo.data))
-                delivery.set_recipients(letter, recipients, by_email)
-        except UploadRejected as exc:
-            form.logo.errors = [str(exc)]
-        except DeliveryUnderway as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-        except DeliveryError as exc:
-            form.delivery_emails.errors = [str(exc)]
-        else:
-            flash("Saved. Download the PDF to see it.", "success")
-            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-        letter = letter_or_404(slug)
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "admin/deliver.html", letter=letter, record=record, form=form, close=DeliverForm(),
-        counts=moderation.status_counts(letter), state=renders.state(letter), action=ActionForm(),
-        addendum=delivery.addendum_count(letter, record.id) if record else 0,
-    ), status
-
-
-@bp.post("/letters/<slug>/deliver/close")
-def close_and_deliver(slug: str) -> ResponseReturnValue:
-    """Close the letter and queue its delivery: the worker makes the final PDF, then records the
-    delivery and sends its emails; the deliver page shows the progress."""
-    letter = letter_or_404(slug)
-    form = DeliverForm()
-    if not form.validate_on_submit():
-        flash("Tick the box to confirm that you have checked the PDF.", "error")
-        return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-    try:
-        with writing():
-            delivery.request(letter, organizer_id=current_user.id,
-                             notify_signatories=bool(form.notify.data))
-    except DeliveryError as exc:
-        flash(f"Nothing was delivered: {exc}", "error")
-    else:
-        flash("The letter is closed. Its final PDF is being made; the delivery is recorded when "
-              "it is done.", "success")
-    return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-
-
-@bp.post("/letters/<slug>/deliver/retry")
-def retry_delivery(slug: str) -> ResponseReturnValue:
-    letter = letter_or_404(slug)
-    if ActionForm().validate_on_submit():
-        try:
-            with writing():
-                delivery.retry(letter)
-        except DeliveryError as exc:
-            flash(f"Nothing was delivered: {exc}", "error")
-        else:
-            flash("The delivery will be tried again shortly.", "success")
-    return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
-
-
-@bp.get("/letters/<slug>/delivery.zip")
-def delivery_package(slug: str) -> ResponseReturnValue:
-    """The final package: the delivered PDF, the private contacts CSV and the delivery record."""
-    letter = letter_or_404(slug)
-    record = delivery.delivery_of(letter)
-    if record is None:
-        abort(404)
-    package = delivery.package(letter, record)
-    audit_export(letter, f"{letter.slug}-delivered.zip")
-    return Response(package, mimetype="application/zip",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{letter.slug}-delivered.zip"'})
-
-
 # ------------------------------------------------------------ collecting letters; the letter file
 
 
@@ -586,7 +386,7 @@ def open_letter(slug: str) -> ResponseReturnValue:
 def letter_file(slug: str) -> ResponseReturnValue:
     """The letter as a letter file, which `campaign import-letter` reads back."""
     letter = letter_or_404(slug)
-    return Response(letters.file_text(letter), mimetype="text/markdown",
+    return Response(letter_files.file_text(letter), mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{letter.slug}.md"'})
 
 

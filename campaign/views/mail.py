@@ -1,0 +1,41 @@
+"""The organizers' Mail page: messages not delivered, and sending them again. Site administrators
+only (roles.py). On the admin blueprint."""
+from __future__ import annotations
+
+from flask import (
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from .. import (
+    outbox,
+)
+from ..database import writing
+from ..forms import ActionForm
+from ..text import parse_ids
+from .admin import bp
+
+# ------------------------------------------------------------------ mail
+
+
+@bp.get("/outbox")
+def outbox_page() -> str:
+    return render_template("admin/outbox.html", dead=outbox.dead_messages(),
+                           waiting=outbox.waiting_count(), action=ActionForm(),
+                           link_removed=outbox.link_removed)
+
+
+@bp.post("/outbox/retry")
+def outbox_retry() -> ResponseReturnValue:
+    ids = parse_ids(request.form.getlist("ids"))
+    if ids is None:
+        flash("That selection names no message; nothing was queued.", "error")
+    elif ActionForm().validate_on_submit():
+        with writing():
+            count = outbox.retry(ids)
+        flash(f"{count} message(s) queued again.", "success")
+    return redirect(url_for("admin.outbox_page"), code=303)
