@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import accounts, cli, config, database, dates, paths, views
+from . import accounts, cli, config, database, dates, i18n, paths, translations, views
 from .extensions import csrf, db, mail, migrate
 
 
@@ -31,6 +31,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, production: bool
     csrf.init_app(app)
     accounts.init_app(app)
     dates.init_app(app)
+    i18n.init_app(app)
+    app.add_template_global(translations.title, "letter_title")
 
     views.init_app(app)
     cli.init_app(app)

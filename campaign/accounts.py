@@ -20,11 +20,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, g
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
 from . import ratelimit, sessions
 from .errors import AccountError
 from .extensions import db, login
+from .i18n import _l
 from .models import Organizer, RateEvent
 
 __all__ = ["AccountError"]
@@ -39,14 +42,14 @@ IP_TRIES = 20  # failed logins from one address, whatever the email, within IP_W
 IP_WINDOW = timedelta(minutes=15)
 WIDE_TRIES = 100  # failed logins from one IPv6 /48 (65,536 /64s), within IP_WINDOW
 NO_ADDRESS = "unknown"  # what the limits count a request without a remote address as
-THROTTLED = "Too many failed logins. Try again in about {minutes} minute(s)."
 
 
 def init_app(app: Flask) -> None:
     """Flask-Login: where to send a visitor who must log in, and how to find the organizer."""
     login.init_app(app)
     login.login_view = "auth.login_page"
-    login.login_message = "Please log in to see that page."
+    login.login_message = _l("Please log in to see that page.")
+    login.localize_callback = str  # flashed in the request's language, as a plain string
     login.login_message_category = "info"
     login.user_loader(sessions.load_user)
     app.before_request(_forget_loaded_organizer)
@@ -76,7 +79,8 @@ def find(email: str) -> Organizer | None:
 def hash_password(password: str) -> str:
     """The hash to keep of a new password, which must be long enough (slow: before any unit)."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountError(_("the password must have at least %(num)d characters",
+                             num=MIN_PASSWORD))
     return hasher.hash(password)
 
 
@@ -84,7 +88,8 @@ def checked_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise AccountError(f"{email!r} is not an email address: {exc}") from None
+        raise AccountError(_("%(email)s is not an email address: %(reason)s",
+                             email=repr(email), reason=str(exc))) from None
 
 
 def create_organizer(email: str, password_hash: str, name: str = "",
@@ -93,7 +98,8 @@ def create_organizer(email: str, password_hash: str, name: str = "",
     administrator, or (`admin=False`) one that reaches only the letters it has a role on."""
     address = checked_email(email)
     if find(address) is not None:
-        raise AccountError(f"an organizer with the email {address} already exists")
+        raise AccountError(_("an organizer with the email %(email)s already exists",
+                             email=address))
     organizer = Organizer(email=address, name=" ".join(name.split()), password_hash=password_hash,
                           is_admin=admin)
     db.session.add(organizer)
@@ -149,16 +155,21 @@ def check_login(email: str, password: str, ip: str | None = None) -> Attempt:
     if over:
         wait = max(ratelimit.wait(key, n, window) for key, n, window in over)
         minutes = max(1, round(wait.total_seconds() / 60))
-        counts = tuple(key for key, _, _ in limits if key != pair
-                       and all(key != full for full, _, _ in over))
-        return Attempt(None, throttled=THROTTLED.format(minutes=minutes), counts=counts)
+        counts = tuple(key for key, __, ___ in limits if key != pair
+                       and all(key != full for full, __, ___ in over))
+        # "minute(s)" in English whatever the number, as it always was; a language with
+        # plurals of its own gives each its form
+        throttled = ngettext("Too many failed logins. Try again in about %(num)d minute(s).",
+                             "Too many failed logins. Try again in about %(num)d minute(s).",
+                             minutes)
+        return Attempt(None, throttled=throttled, counts=counts)
     organizer = find(email)
     try:
         hasher.verify(organizer.password_hash if organizer else _no_account_hash(), password)
     except (VerificationError, InvalidHashError):
         organizer = None
     if organizer is None:
-        return Attempt(None, counts=tuple(key for key, _, _ in limits))
+        return Attempt(None, counts=tuple(key for key, __, ___ in limits))
     rehash = hasher.hash(password) if hasher.check_needs_rehash(organizer.password_hash) else None
     return Attempt(organizer.id, clears=pair, rehash=rehash)
 

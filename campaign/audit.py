@@ -21,12 +21,14 @@ from datetime import datetime, time, tzinfo
 from typing import Any
 
 from flask import has_request_context
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from . import dates
 from .database import UNIT, WriteOutsideUnit, reading
 from .errors import LetterError
 from .extensions import db
+from .i18n import _l
 from .models import AuditEntry, Letter, text_hash
 from .spreadsheets import safe_cell
 from .text import clean_text
@@ -35,45 +37,48 @@ RECENT = 50
 HISTORY_ROWS = 200  # the entries one page of the history shows
 # What each action is called on the letter's history page.
 ACTIONS = {
-    "letter.status": "Status changed",
-    "letter.open": "Opened to the public",
-    "letter.signers": "Who can sign changed",
-    "letter.embed_origins": "Sites that may embed the sign form changed",
-    "letter.version": "New version of the text",
-    "partner.add": "Partner added",
-    "partner.rename": "Partner renamed",
-    "partner.remove": "Partner removed",
-    "reconsent.remind": "Signers of an earlier text reminded",
-    "signature.correct": "Details corrected by the signer",
-    "signature.withdraw": "Signature withdrawn",
-    "signature.withdraw_request": "Withdrawal asked for",
-    "signature.reconfirm": "New text confirmed by the signer",
-    "signature.unsubscribe": "Unsubscribed from updates",
-    "update.send": "Update sent to signers",
-    "contacts.erase": "Contact details erased",
+    "letter.status": _l("Status changed"),
+    "letter.open": _l("Opened to the public"),
+    "letter.signers": _l("Who can sign changed"),
+    "letter.embed_origins": _l("Sites that may embed the sign form changed"),
+    "letter.version": _l("New version of the text"),
+    "letter.translation": _l("Translation saved"),
+    "letter.translation.delete": _l("Translation deleted"),
+    "partner.add": _l("Partner added"),
+    "partner.rename": _l("Partner renamed"),
+    "partner.remove": _l("Partner removed"),
+    "reconsent.remind": _l("Signers of an earlier text reminded"),
+    "signature.correct": _l("Details corrected by the signer"),
+    "signature.withdraw": _l("Signature withdrawn"),
+    "signature.withdraw_request": _l("Withdrawal asked for"),
+    "signature.reconfirm": _l("New text confirmed by the signer"),
+    "signature.unsubscribe": _l("Unsubscribed from updates"),
+    "update.send": _l("Update sent to signers"),
+    "contacts.erase": _l("Contact details erased"),
     # what organizers do (and the worker or the command line for them)
-    "letter.create": "Letter created",
-    "letter.settings": "Settings changed",
-    "letter.letterhead": "Letterhead changed",
-    "letter.recipients": "Delivery recipients changed",
-    "letter.pdf_refresh": "PDF asked for again",
-    "delivery.request": "Closed and delivery asked for",
-    "delivery.retry": "Failed delivery tried again",
-    "delivery.made": "Letter delivered",
-    "signature.approve": "Approved",
-    "signature.reject": "Rejected",
-    "signature.release": "Held submissions released",
-    "signature.rename": "Shown name changed",
-    "signatures.import": "Signatories imported",
-    "contacts.export": "Private contacts downloaded",
-    "outbox.retry": "Failed emails queued again",
-    "account.create": "Organizer account created",
-    "account.password": "Organizer password set",
-    "counts.repair": "Kept counts repaired",
-    "role.grant": "Organizer's role given",
-    "role.revoke": "Organizer's role taken away",
-    "invitation.send": "Organizer invited",
-    "invitation.accept": "Invitation accepted",
+    "letter.create": _l("Letter created"),
+    "letter.settings": _l("Settings changed"),
+    "letter.letterhead": _l("Letterhead changed"),
+    "letter.recipients": _l("Delivery recipients changed"),
+    "letter.pdf_refresh": _l("PDF asked for again"),
+    "delivery.request": _l("Closed and delivery asked for"),
+    "delivery.retry": _l("Failed delivery tried again"),
+    "delivery.made": _l("Letter delivered"),
+    "signature.approve": _l("Approved"),
+    "signature.reject": _l("Rejected"),
+    "signature.release": _l("Held submissions released"),
+    "signature.rename": _l("Shown name changed"),
+    "signatures.import": _l("Signatories imported"),
+    "contacts.export": _l("Private contacts downloaded"),
+    "outbox.retry": _l("Failed emails queued again"),
+    "account.create": _l("Organizer account created"),
+    "account.password": _l("Organizer password set"),
+    "counts.repair": _l("Kept counts repaired"),
+    "role.grant": _l("Organizer's role given"),
+    "role.revoke": _l("Organizer's role taken away"),
+    "invitation.send": _l("Organizer invited"),
+    "invitation.accept": _l("Invitation accepted"),
+    "organizer.language": _l("Organizer's language chosen"),
 }
 NAMES_SHOWN = 10  # the names an entry for many signatures keeps: the first ones, in list order
 
@@ -162,7 +167,7 @@ def filters(args: Mapping[str, str], zone: tzinfo) -> tuple[Filters, list[str]]:
     typed = [args.get("from", "")[:40], args.get("to", "")[:40]]
     since, until = _bounds(typed, zone, problems)
     if since is not None and until is not None and since > until:
-        problems.append("“from” is after “to”: they were swapped.")
+        problems.append(_("“from” is after “to”: they were swapped."))
         since, until = _bounds(typed[::-1], zone, [])
     actor = clean_text(args.get("actor", ""), 254)  # no NUL: PostgreSQL refuses it even here
     return Filters(action, actor, since, until), problems
@@ -173,11 +178,12 @@ def _bounds(typed: list[str], zone: tzinfo, problems: list[str]
     """The start of the first day typed and the end of the second (a date and time is read as
     it is); one that is no date is None, and `problems` says so."""
     found: list[datetime | None] = []
-    for name, text, day_time in (("from", typed[0], time.min), ("to", typed[1], time.max)):
+    for name, text, day_time in ((_("“from”"), typed[0], time.min),
+                                 (_("“to”"), typed[1], time.max)):
         try:
-            found.append(dates.parse_deadline(text, zone, name=f"“{name}”", day_time=day_time))
+            found.append(dates.parse_deadline(text, zone, name=name, day_time=day_time))
         except LetterError as exc:
-            problems.append(f"{str(exc)[:120]}: it was left out.")
+            problems.append(_("%(problem)s: it was left out.", problem=str(exc)[:120]))
             found.append(None)
     return found[0], found[1]
 
@@ -222,7 +228,7 @@ def csv_lines(letter_id: int, chosen: Filters) -> Iterator[str]:
                 values = changes(entry) or ("", "")
                 lines.append(_csv_row([safe_cell(cell) for cell in (
                     entry.at.isoformat(), entry.actor, entry.action,
-                    ACTIONS.get(entry.action, entry.action), entry.subject, *values)]))
+                    str(ACTIONS.get(entry.action, entry.action)), entry.subject, *values)]))
         if lines:
             yield "".join(lines)
         if len(batch) < CSV_BATCH:

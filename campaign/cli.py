@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 import flask_migrate
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
@@ -26,11 +27,13 @@ from . import (
     letters,
     roles,
     spreadsheets,
+    translations,
     worker,
 )
 from .database import writing
 from .errors import AccountError, CampaignError, LetterError
 from .extensions import db
+from .i18n import _l
 from .models import Letter, Signature
 from .paths import LETTERS
 from .text import clean_text
@@ -38,15 +41,21 @@ from .text import clean_text
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_EMAIL = "demo@example.org"
 NAME_LIMIT = 200  # an organizer's name (its column)
+# What utf8_argument says of an argument that is not UTF-8, by what the argument is.
+NOT_UTF8 = {"name": _l("the name is not UTF-8 text"),
+            "email address": _l("the email address is not UTF-8 text"),
+            "slug": _l("the slug is not UTF-8 text"), "role": _l("the role is not UTF-8 text")}
 
 
 def init_app(app: Flask) -> None:
     from . import cli_letters as on_letters  # its commands use this module's helpers
+    from .cli_translations import translations
 
     for command in (init_db, create_organizer, set_password, grant_role, revoke_role,
                     on_letters.import_letter, on_letters.import_signatures,
                     on_letters.export_pdf, on_letters.export_csv, on_letters.export_letter,
-                    on_letters.purge_contacts, on_letters.check_counts, run_worker, demo):
+                    on_letters.purge_contacts, on_letters.check_counts, run_worker, demo,
+                    translations):
         app.cli.add_command(command)
 
 
@@ -64,7 +73,8 @@ def one_line_errors(fn: F) -> F:
             db.session.rollback()
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise click.ClickException(
-                f"database error: {reason} (has `campaign init-db` been run?)") from None
+                _("database error: %(reason)s (has `campaign init-db` been run?)",
+                  reason=reason)) from None
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}:{where}") from None
@@ -75,7 +85,7 @@ def one_line_errors(fn: F) -> F:
 def letter_by_slug(slug: str) -> Letter:
     letter = letters.get_letter(slug)
     if letter is None:
-        raise LetterError(f"no letter with the slug {slug!r}")
+        raise LetterError(_("no letter with the slug %(slug)s", slug=repr(slug)))
     return letter
 
 
@@ -87,7 +97,8 @@ def letter_by_slug(slug: str) -> Letter:
 def init_db() -> None:
     """Create or upgrade the database schema (safe to run again)."""
     upgrade_schema()
-    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(_("Database ready: %(database)s",
+                 database=db.engine.url.render_as_string(hide_password=True)))
 
 
 def upgrade_schema() -> None:
@@ -106,15 +117,16 @@ def create_organizer(email: str, name: str, not_admin: bool) -> None:
     The password comes from standard input, or is prompted for."""
     shown = clean_text(utf8_argument(name, "name"), NAME_LIMIT + 1)
     if len(shown) > NAME_LIMIT:
-        raise AccountError(f"the name can have at most {NAME_LIMIT} characters")
+        raise AccountError(_("the name can have at most %(limit)s characters", limit=NAME_LIMIT))
     utf8_argument(email, "email address")
     password_hash = accounts.hash_password(read_password())  # slow: before the writing unit
     with writing():
         address = accounts.create_organizer(email, password_hash, shown,
                                             admin=not not_admin).email
         audit.record(None, "account.create", address, after={"administrator": not not_admin})
-    click.echo(f"Created organizer {address}"
-               + ("" if not_admin else " (a site administrator: every letter)"))
+    click.echo(_("Created organizer %(email)s", email=address) if not_admin else
+               _("Created organizer %(email)s (a site administrator: every letter)",
+                 email=address))
 
 
 @click.command("set-password")
@@ -128,11 +140,12 @@ def set_password(email: str) -> None:
     with writing():
         organizer = accounts.find(email)
         if organizer is None:
-            raise AccountError(f"no organizer has the email {email.strip()!r}")
+            raise AccountError(_("no organizer has the email %(email)s",
+                                 email=repr(email.strip())))
         accounts.set_password_hash(organizer, password_hash)
         address = organizer.email
         audit.record(None, "account.password", address)
-    click.echo(f"New password set for {address}; its sessions have ended")
+    click.echo(_("New password set for %(email)s; its sessions have ended", email=address))
 
 
 @click.command("grant")
@@ -150,7 +163,8 @@ def grant_role(email: str, slug: str, role: str) -> None:
         organizer = roles.find_organizer(email)
         wanted = roles.parse_role(letter, role)
         roles.grant(letter, organizer, wanted)
-        done = f"{organizer.email} is now {wanted.text} on {letter.slug}"
+        done = _("%(email)s is now %(role)s on %(slug)s", email=organizer.email,
+                 role=wanted.text, slug=letter.slug)
     click.echo(done)
 
 
@@ -166,8 +180,10 @@ def revoke_role(email: str, slug: str) -> None:
         letter = letter_by_slug(slug)
         organizer = roles.find_organizer(email)
         if not roles.revoke(letter, organizer):
-            raise AccountError(f"{organizer.email} has no role on {letter.slug}")
-        done = f"{organizer.email} no longer organizes {letter.slug}"
+            raise AccountError(_("%(email)s has no role on %(slug)s", email=organizer.email,
+                                 slug=letter.slug))
+        done = _("%(email)s no longer organizes %(slug)s", email=organizer.email,
+                 slug=letter.slug)
     click.echo(done)
 
 
@@ -177,7 +193,8 @@ def utf8_argument(value: str, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise AccountError(f"the {what} is not UTF-8 text") from None
+        raise AccountError(str(NOT_UTF8[what]) if what in NOT_UTF8
+                           else _("the %(what)s is not UTF-8 text", what=what)) from None
     return value
 
 
@@ -185,12 +202,13 @@ def read_password() -> str:
     """Prompted for twice at a terminal, else the first line of standard input."""
     try:
         if sys.stdin.isatty():
-            password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+            password = str(click.prompt(_("Password"), hide_input=True,
+                                        confirmation_prompt=True))
         else:
             password = sys.stdin.readline().rstrip("\r\n")
         password.encode("utf-8")  # bytes that are not UTF-8 come in as lone surrogates
     except UnicodeError:
-        raise AccountError("the password is not UTF-8 text") from None
+        raise AccountError(_("the password is not UTF-8 text")) from None
     return password
 
 
@@ -200,7 +218,7 @@ def read_password() -> str:
 def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     """A pause in seconds, from 0.01 to an hour (click's FloatRange lets NaN through)."""
     if not 0.01 <= value <= 3600:  # False for NaN too
-        raise click.BadParameter("must be a number of seconds from 0.01 to 3600")
+        raise click.BadParameter(_("must be a number of seconds from 0.01 to 3600"))
     return value
 
 
@@ -213,7 +231,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def run_worker(once: bool, interval: float, with_parent: bool) -> None:
     """Do the queued work: deliver email (retrying with backoff) and render PDFs."""
     if not once:
-        click.echo("Delivering queued email and rendering PDFs; stop with Ctrl+C.")
+        click.echo(_("Delivering queued email and rendering PDFs; stop with Ctrl+C."))
     with suppress(KeyboardInterrupt):
         worker.run(once=once, interval=interval, parent=os.getppid() if with_parent else None)
 
@@ -265,14 +283,18 @@ def demo(host: str, port: int) -> None:
     if not os.environ.get("CAMPAIGN_BASE_URL"):
         app.config["BASE_URL"] = base
         env["CAMPAIGN_BASE_URL"] = base
-    mail = (f"sent through {app.config['MAIL_SERVER']}" if app.config["MAIL_SERVER"]
-            else f"shown here and saved under {Path(app.instance_path) / 'mail'}")
-    click.echo(
-        f"\nCampaign is running at {base}/\n"
-        f"  letters: {', '.join(f'{base}/letters/{s}' for s in slugs)}\n"
-        f"  organizer login: {base}/login  email {DEMO_EMAIL}  password {password}\n"
-        f"  data in {app.instance_path}; mail is {mail}\n"
-    )
+    data = (_("data in %(folder)s; mail is sent through %(server)s", folder=app.instance_path,
+              server=app.config["MAIL_SERVER"]) if app.config["MAIL_SERVER"] else
+            _("data in %(folder)s; mail is shown here and saved under %(mail)s",
+              folder=app.instance_path, mail=Path(app.instance_path) / "mail"))
+    home, login = base + "/", base + "/login"
+    urls = ", ".join(base + "/letters/" + slug for slug in slugs)
+    click.echo("\n".join([
+        "", _("Campaign is running at %(url)s", url=home),
+        "  " + _("letters: %(urls)s", urls=urls),
+        "  " + _("organizer login: %(url)s  email %(email)s  password %(password)s",
+                 url=login, email=DEMO_EMAIL, password=password),
+        "  " + data, ""]))
     with worker_alongside(env):
         run_simple(host, port, app, threaded=True)
 
@@ -282,6 +304,11 @@ def load_example_letters(examples: list[tuple[Path, letters.LetterText]]) -> lis
     .csv file beside each), once (in the caller's writing unit)."""
     slugs = []
     for path, text in examples:
+        existing = letters.get_letter(text.slug)
+        if existing is not None and text.language != existing.language:  # a translation of it
+            translations.save(existing, text.language, text.title, text.recipient, text.body,
+                              translations.CORRECTION)
+            continue
         letter = letters.create_or_update(text)
         slugs.append(letter.slug)
         sample = path.with_suffix(".csv")

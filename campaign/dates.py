@@ -6,7 +6,10 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_time
 from flask import Flask, current_app
+from flask_babel import get_locale
 
 from .errors import LetterError
 
@@ -26,19 +29,34 @@ def local(moment: datetime) -> datetime:
         return moment.astimezone(UTC)
 
 
+def _locale() -> Locale | None:
+    """The language of the page or email being written, if not English (English keeps the
+    forms people here expect; Babel's English differs in its spaces)."""
+    found = get_locale()
+    return None if found is None or found.language == "en" else found
+
+
 def local_date(moment: datetime | None) -> str:
-    """"June 30, 2026"."""
+    """"June 30, 2026"; "30 de junio de 2026" in Spanish (Babel's long date of the locale)."""
     if moment is None:
         return ""
     day = local(moment)
+    language = _locale()
+    if language is not None:
+        return format_date(day, "long", locale=language)
     return f"{day:%B} {day.day}, {day.year}"
 
 
 def local_time(moment: datetime | None) -> str:
-    """"June 30, 2026, 5:00 PM EDT"."""
+    """"June 30, 2026, 5:00 PM EDT"; "30 de junio de 2026, 17:00 EDT" in Spanish."""
     if moment is None:
         return ""
-    return local(moment).strftime("%B %-d, %Y, %-I:%M %p %Z")
+    when = local(moment)
+    language = _locale()
+    if language is not None:
+        return (f"{format_date(when, 'long', locale=language)}, "
+                f"{format_time(when, 'short', locale=language)} {when.strftime('%Z')}")
+    return when.strftime("%B %-d, %Y, %-I:%M %p %Z")
 
 
 # The moments a person may type (a deadline): any day of these years, in any time zone. Beyond

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -68,8 +69,8 @@ def set_letterhead(letter: Letter, coalition_name: str, closing: str,
     and the closing line under it; refused while the letter is being delivered (its final PDF
     is being made)."""
     if renders.delivering(letter):
-        raise DeliveryUnderway("The letter is being delivered: its letterhead can no longer "
-                               "change.")
+        raise DeliveryUnderway(_("The letter is being delivered: its letterhead can no longer "
+                                 "change."))
     before = _letterhead(letter)
     letter.coalition_name = clean_text(coalition_name, 200)
     letter.closing = "\n".join(clean_text(line, 300) for line in closing.splitlines()
@@ -106,17 +107,18 @@ def checked_recipients(addresses: str, by_email: bool) -> str:
     parts = addresses.replace(",", "\n").replace(";", "\n").splitlines()
     given = list(dict.fromkeys(filter(None, (part.strip() for part in parts))))
     if len(given) > MAX_RECIPIENTS:
-        raise DeliveryError(f"Give at most {MAX_RECIPIENTS} addresses: the final PDF goes to "
-                            "the letter's addressees (tell the signatories with the box on "
-                            "delivery).")
+        raise DeliveryError(_("Give at most %(limit)s addresses: the final PDF goes to the "
+                              "letter's addressees (tell the signatories with the box on "
+                              "delivery).", limit=MAX_RECIPIENTS))
     checked = []
     for address in given:
         try:
             checked.append(normalize_email(address))
         except SigningError:
-            raise DeliveryError(f"{address[:100]!r} is not an email address.") from None
+            raise DeliveryError(_("%(address)s is not an email address.",
+                                  address=repr(address[:100]))) from None
     if by_email and not checked:
-        raise DeliveryError("Give at least one address to email the letter to.")
+        raise DeliveryError(_("Give at least one address to email the letter to."))
     return "\n".join(dict.fromkeys(checked))
 
 
@@ -161,7 +163,7 @@ def _lock_undelivered(letter: Letter) -> None:
     transaction already serializes them)."""
     db.session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
     if delivery_of(letter) is not None:
-        raise AlreadyDelivered("This letter has already been delivered.")
+        raise AlreadyDelivered(_("This letter has already been delivered."))
 
 
 def check_deliverable(letter: Letter) -> list[Listed]:
@@ -174,11 +176,13 @@ def check_deliverable(letter: Letter) -> list[Listed]:
 
 def _check(letter: Letter, listed: int) -> None:
     if letter.status == "draft":
-        raise DeliveryError("This letter is a draft: publish it before delivering it.")
+        raise DeliveryError(_("This letter is a draft: publish it before delivering it."))
     if not listed:
-        raise DeliveryError("No signatory is listed yet: approve signatures before delivering.")
+        raise DeliveryError(_("No signatory is listed yet: approve signatures before "
+                              "delivering."))
     if letter.deliver_by_email and not letter.recipient_addresses():
-        raise DeliveryError("The letter is set to be emailed, but has no recipient addresses.")
+        raise DeliveryError(_("The letter is set to be emailed, but has no recipient "
+                              "addresses."))
 
 
 def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | None = None,
@@ -189,7 +193,8 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
     ListChanged if the list is no longer the one the PDF shows."""
     _lock_undelivered(letter)
     if listing.rows(letter, private=True) != prepared.rows:
-        raise ListChanged("The list changed while the PDF was being made: deliver it again.")
+        raise ListChanged(_("The list changed while the PDF was being made: deliver it "
+                            "again."))
     rows = prepared.rows
     letter.updated_at = now or utcnow()  # its public page now says it was delivered
     record = Delivery(
@@ -208,7 +213,7 @@ def close_and_deliver(letter: Letter, prepared: Prepared, organizer_id: int | No
             db.session.add(record)
             db.session.flush()
     except IntegrityError:
-        raise AlreadyDelivered("This letter has already been delivered.") from None
+        raise AlreadyDelivered(_("This letter has already been delivered.")) from None
     db.session.execute(insert(DeliveredSignature), [
         {"delivery_id": record.id, "signature_id": row.id, "page": prepared.pages.get(row.id)}
         for row in rows])
@@ -255,9 +260,15 @@ def addendum_pdf(letter: Letter) -> pdf.Pdf | None:
     return _stored(letter, "addendum") if delivery_of(letter) is not None else None
 
 
-def _stored(letter: Letter, kind: str) -> pdf.Pdf | None:
-    for _ in range(2):  # read again once if the worker replaced it between the two reads
-        stored = storage.newest(letter.id, kind)
+def translated_pdf(letter: Letter, language: str) -> pdf.Pdf | None:
+    """The newest signed letter in one of its translations (the worker makes one for each, with
+    the same list; None while none is made yet)."""
+    return _stored(letter, "signed", language)
+
+
+def _stored(letter: Letter, kind: str, language: str = "") -> pdf.Pdf | None:
+    for __ in range(2):  # read again once if the worker replaced it between the two reads
+        stored = storage.newest(letter.id, kind, language)
         if stored is None:
             return None
         data = storage.data(stored)
@@ -296,14 +307,14 @@ def summary(letter: Letter) -> Summary | None:
 def package(letter: Letter, record: Delivery) -> bytes:
     """The final package as a ZIP: the delivered PDF, the private contacts CSV, the record."""
     lines = [
-        f"Letter: {letter.title}",
-        f"Address: {external_url('public.letter', slug=letter.slug)}",
-        f"Delivered: {local(record.delivered_at):%Y-%m-%d %H:%M %Z}",
-        f"Delivered by: {record.organizer.email if record.organizer else '-'}",
-        "Recipients:", *(f"  {line}" for line in record.recipients.splitlines()),
-        f"Emailed to: {', '.join(record.emailed_to.splitlines()) or '-'}",
-        f"Signatories: {record.signatory_count}",
-        f"SHA-256 of {letter.slug}.pdf: {record.sha256}",
+        _("Letter: %(title)s", title=letter.title),
+        _("Address: %(url)s", url=external_url("public.letter", slug=letter.slug)),
+        _("Delivered: %(when)s", when=local(record.delivered_at).strftime("%Y-%m-%d %H:%M %Z")),
+        _("Delivered by: %(email)s", email=record.organizer.email if record.organizer else "-"),
+        _("Recipients:"), *(f"  {line}" for line in record.recipients.splitlines()),
+        _("Emailed to: %(addresses)s", addresses=", ".join(record.emailed_to.splitlines()) or "-"),
+        _("Signatories: %(count)s", count=record.signatory_count),
+        _("SHA-256 of %(file)s: %(sha256)s", file=letter.slug + ".pdf", sha256=record.sha256),
     ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -138,7 +138,7 @@ def version_difference(old: LetterVersion | None, new: LetterVersion) -> list[Hu
 
 def previous(version: LetterVersion) -> LetterVersion | None:
     """The version before this one, if any."""
-    earlier = [v for v in version.letter.versions if v.number < version.number]
+    earlier = [v for v in version.letter.versions_in(version.language) if v.number < version.number]
     return earlier[-1] if earlier else None
 
 

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import differences, markup
+from . import differences, markup, translations
 from .extensions import db
+from .i18n import DEFAULT, _l
 from .links import external_url
 from .models import (
     Delivery,
@@ -43,6 +46,9 @@ class Skip(Unwritable):
     it done unsent (outbox._mark_skipped), not among the organizers' undelivered mail."""
 
 
+# A role as an invitation names it ("as editor"); its code is what is stored (models.ROLES).
+ROLE_NAMES = {"owner": _l("owner"), "editor": _l("editor"), "moderator": _l("moderator"),
+              "viewer": _l("viewer"), "partner": _l("partner")}
 SIGNED = ("pending", "approved")  # the states of a signature still signed (reconsent.CONFIRMED)
 
 
@@ -58,7 +64,20 @@ def write(kind: str, params: dict[str, Any]) -> Written:
         maker = KINDS[kind]
     except KeyError:
         raise Unwritable(f"no email of the kind {kind!r}") from None
-    return maker(**params)
+    with force_locale(_language(params)):
+        return maker(**params)
+
+
+def _language(params: dict[str, Any]) -> str:
+    """The language a message is written in: a signer's, the one they signed in; the
+    recipients of a delivered letter, the letter's own; an organizer's, their own if set."""
+    if "signature" in params:
+        found = db.session.get(Signature, params["signature"])
+        return found.language if found is not None else DEFAULT
+    if "delivery" in params:
+        delivered = db.session.get(Delivery, params["delivery"])
+        return delivered.letter.language if delivered is not None else DEFAULT
+    return DEFAULT
 
 
 def _written(template: str, subject: str, **context: Any) -> Written:
@@ -86,7 +105,8 @@ def confirm(signature: int, again: bool = False) -> Written:
     from the campaign's address (the page behind the link shows it)."""
     found = _signature(signature)
     letter = found.letter
-    return _written("confirm", f"Confirm your signature: {letter.title}",
+    title = translations.title(letter)
+    return _written("confirm", _("Confirm your signature: %(title)s", title=title),
                     letter=letter, again=again, individual=found.is_individual,
                     days=current_app.config["TOKEN_MAX_AGE_DAYS"],
                     confirm_url=external_url("public.confirm", token=make_token(found)))
@@ -96,7 +116,8 @@ def already_signed(signature: int) -> Written:
     """To an address that signed again: no second signature was made."""
     found = _signature(signature)
     letter = found.letter
-    return _written("already_signed", f"You have already signed: {letter.title}",
+    title = translations.title(letter)
+    return _written("already_signed", _("You have already signed: %(title)s", title=title),
                     signature=found, letter=letter,
                     letter_url=external_url("public.letter", slug=letter.slug))
 
@@ -108,8 +129,8 @@ def receipt(signature: int, token: str, again: bool = False) -> Written:
     signature's state is now."""
     found = _signature(signature)
     letter = found.letter
-    return _written("receipt", f"Your signature: {letter.title}", signature=found, letter=letter,
-                    again=again,
+    return _written("receipt", _("Your signature: %(title)s", title=translations.title(letter)),
+                    signature=found, letter=letter, again=again,
                     manage_url=external_url("signer.page", token=token),
                     letter_url=external_url("public.letter", slug=letter.slug))
 
@@ -126,7 +147,8 @@ def delivered(signature: int, delivery: int) -> Written:
     """To a signatory: the letter was delivered."""
     found, record = _signature(signature), _delivery(delivery)
     letter = record.letter
-    return _written("delivered", f"Delivered: {letter.title}", signature=found, letter=letter,
+    return _written("delivered", _("Delivered: %(title)s", title=translations.title(letter)),
+                    signature=found, letter=letter,
                     delivery=record, letter_url=external_url("public.letter", slug=letter.slug),
                     pdf_url=external_url("public.letter_pdf", slug=letter.slug))
 
@@ -182,9 +204,11 @@ def reconsent(signature: int, version: int, token: str, agreed: int | None = Non
     letter = found.letter
     before = differences.agreed_version(letter, agreed, changed)
     # to the text as it is now: the change, and any correction made to it since
-    hunks = differences.version_difference(before, letter.current_version or changed)
-    subject = ("Reminder: please confirm the new text" if reminder
-               else "The letter you signed has changed") + f": {letter.title}"
+    now = letter.latest_version(changed.language) or changed
+    hunks = differences.version_difference(before, now)
+    title = translations.title(letter)
+    subject = (_("Reminder: please confirm the new text: %(title)s", title=title) if reminder
+               else _("The letter you signed has changed: %(title)s", title=title))
     return _written("reconsent", subject, signature=found, letter=letter, version=changed,
                     before=before, hunks=hunks, diff_text=differences.as_text(hunks),
                     reminder=reminder, confirm_url=external_url("reconsent.page", token=token))
@@ -198,9 +222,11 @@ def invitation(invitation: int, token: str) -> Written:
         raise Unwritable(f"invitation {invitation} no longer exists")
     inviter = db.session.get(Organizer, found.invited_by) if found.invited_by else None
     letter = found.letter
-    return _written("invitation", f"Invitation to organize: {letter.title}", letter=letter,
-                    invitation=found, role=found.role or "", site=current_app.config["BASE_URL"],
-                    inviter=(inviter.name or inviter.email) if inviter else "An administrator",
+    return _written("invitation", _("Invitation to organize: %(title)s", title=letter.title),
+                    letter=letter, invitation=found,
+                    role=str(ROLE_NAMES.get(found.role or "", found.role or "")),
+                    site=current_app.config["BASE_URL"],
+                    inviter=(inviter.name or inviter.email) if inviter else _("An administrator"),
                     new_account=_no_account(found.email),
                     accept_url=external_url("invitation.accept", token=token))
 

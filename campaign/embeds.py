@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import escape
 
@@ -34,16 +35,18 @@ def check_origin(text: str) -> str:
     match = ORIGIN_RE.match(origin)
     if match is None:
         if "://" not in origin or origin.split("://", 1)[0] not in ("http", "https"):
-            problem = "it must start with https:// or http://"
+            problem = _("it must start with https:// or http://")
         elif any(mark in origin.split("://", 1)[1] for mark in "/?#"):
-            problem = "an origin has no path, query or fragment: only scheme, host and port"
+            problem = _("an origin has no path, query or fragment: only scheme, host and port")
         else:
-            problem = "it must be a scheme, a host name and at most a port"
-        raise LetterError(f"embed origin {text.strip()!r} is not an origin such as "
-                          f"https://partner.example.org: {problem}")
+            problem = _("it must be a scheme, a host name and at most a port")
+        raise LetterError(_("embed origin %(origin)s is not an origin such as "
+                            "https://partner.example.org: %(problem)s",
+                            origin=repr(text.strip()), problem=problem))
     port = match.group(3)
     if port is not None and not 0 < int(port) < 65536:
-        raise LetterError(f"embed origin {text.strip()!r} has a port outside 1 to 65535")
+        raise LetterError(_("embed origin %(origin)s has a port outside 1 to 65535",
+                            origin=repr(text.strip())))
     return origin
 
 
@@ -53,11 +56,12 @@ def check_origins(values: Iterable[str]) -> str:
     given = [value.strip() for value in values if value.strip()]
     if ANY in given:
         if len(given) > 1:
-            raise LetterError('embed origins: "*" already lets every site frame the form; '
-                              "give it alone, or list the origins without it")
+            raise LetterError(_('embed origins: "*" already lets every site frame the form; '
+                                "give it alone, or list the origins without it"))
         return ANY
     if len(given) > MAX_ORIGINS:
-        raise LetterError(f"embed origins: at most {MAX_ORIGINS} origins (or \"*\" for any)")
+        raise LetterError(_('embed origins: at most %(most)d origins (or "*" for any)',
+                            most=MAX_ORIGINS))
     return "\n".join(dict.fromkeys(check_origin(value) for value in given))
 
 
@@ -70,8 +74,8 @@ def origins_from_file(value: object) -> str:
         return check_origins([value])
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return check_origins(value)
-    raise LetterError('embed_origins must be a list of origins (- https://partner.example.org) '
-                      'or "*"')
+    raise LetterError(_('embed_origins must be a list of origins (- https://partner.example.org) '
+                        'or "*"'))
 
 
 def origins_for_file(letter: Letter) -> str | list[str] | None:
@@ -110,16 +114,17 @@ def form_token(slug: str) -> str:
 def check_form_token(token: str | None, slug: str) -> None:
     """StaleEmbedForm unless `token` is form_token(slug), made within FORM_MAX_AGE."""
     if not token or len(token) > 500:
-        raise StaleEmbedForm("This form could not be checked. Please send it again.")
+        raise StaleEmbedForm(_("This form could not be checked. Please send it again."))
     try:
         signed_for = _serializer().loads(token, max_age=FORM_MAX_AGE)
     except SignatureExpired:
-        raise StaleEmbedForm("This form was open too long. Please check it and send it "
-                             "again.") from None
+        raise StaleEmbedForm(_("This form was open too long. Please check it and send it "
+                               "again.")) from None
     except BadSignature:
-        raise StaleEmbedForm("This form could not be checked. Please send it again.") from None
+        raise StaleEmbedForm(_("This form could not be checked. Please send it again.")) \
+            from None
     if signed_for != slug:
-        raise StaleEmbedForm("This form could not be checked. Please send it again.")
+        raise StaleEmbedForm(_("This form could not be checked. Please send it again."))
 
 
 # ------------------------------------------------------------------ what sites paste
@@ -134,8 +139,9 @@ def frame_snippet(letter: Letter, url: str) -> str:
 
 def badge_snippet(letter: Letter, badge_url: str, letter_url: str) -> str:
     """The HTML of the count badge, linking to the letter."""
+    alt = _("%(title)s: signatories", title=letter.title)
     return (f'<a href="{escape(letter_url)}"><img src="{escape(badge_url)}" '
-            f'alt="{escape(letter.title)}: signatories" height="20"></a>')
+            f'alt="{escape(alt)}" height="20"></a>')
 
 
 # ------------------------------------------------------------------ the count badge

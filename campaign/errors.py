@@ -2,6 +2,8 @@
 one base class; each message is written for that person and shown as it is."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 
 class CampaignError(Exception):
     """Base of the errors whose message is for people: views show it, commands print it."""
@@ -61,7 +63,7 @@ class ImportProblem(SigningError):
     """A spreadsheet that cannot be imported; every problem is named by its line."""
 
     def __init__(self, problems: list[str]) -> None:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        more = " " + _("(and %(num)d more)", num=len(problems) - 5) if len(problems) > 5 else ""
         super().__init__("; ".join(problems[:5]) + more)
         self.problems = problems
 

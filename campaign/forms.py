@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import functools
+import gettext as gnu_gettext
 import unicodedata
 from typing import Any
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from markupsafe import Markup, escape
@@ -37,20 +40,21 @@ from wtforms.validators import (
 )
 
 from .errors import SigningError
+from .i18n import LANGUAGES, _l
 from .models import LETTER_STATUSES
 from .text import SLUG_RE, Address, normalize_email
 
 SIGNER_CHOICES = [
-    SelectChoice("organizations", "Organizations"),
-    SelectChoice("individuals", "Individuals"),
-    SelectChoice("both", "Both organizations and individuals"),
+    SelectChoice("organizations", _l("Organizations")),
+    SelectChoice("individuals", _l("Individuals")),
+    SelectChoice("both", _l("Both organizations and individuals")),
 ]
 # The organization form's scopes: never "individual", which only the individual form gives.
 SCOPE_CHOICES = [
-    SelectChoice("national", "National"),
-    SelectChoice("state", "State or regional"),
-    SelectChoice("local", "Local"),
-    SelectChoice("international", "International"),
+    SelectChoice("national", _l("National")),
+    SelectChoice("state", _l("State or regional")),
+    SelectChoice("local", _l("Local")),
+    SelectChoice("international", _l("International")),
 ]
 
 
@@ -59,28 +63,52 @@ def _country_choices() -> list[SelectChoice]:
     return [SelectChoice(n) for n in ["United States"] + [n for n in names if n != "United States"]]
 
 
-COUNTRY_CHOICES = _country_choices()
+COUNTRY_CHOICES = _country_choices()  # values: the English names signatures keep
 
 
 class CountrySelect(widgets.Select):
-    """The country select with its ~250 options written once: WTForms would build and escape
-    each option again on every view of the sign form (most of the page's time)."""
+    """The country select with its ~250 options written once for each language: WTForms would
+    build and escape each option again on every view of the sign form (most of the page's
+    time)."""
 
     def __call__(self, field: Field, **kwargs: Any) -> Markup:
         kwargs.setdefault("id", field.id)
         if field.flags.required:
             kwargs.setdefault("required", True)
         chosen = f'<option value="{escape(field.data)}">'
-        options = _country_options().replace(
+        options = _country_options(_language()).replace(
             chosen, f'<option selected value="{escape(field.data)}">', 1)
         return Markup(f"<select {widgets.html_params(name=field.name, **kwargs)}>"
                       f"{options}</select>")
 
 
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
 @functools.cache
-def _country_options() -> str:
-    return "".join(f'<option value="{escape(choice.value)}">{escape(choice.label)}</option>'
-                   for choice in COUNTRY_CHOICES)
+def _country_options(language: str) -> str:
+    """The options, their values the English names a signature keeps, their labels the names in
+    `language` (pycountry's own translations): the United States first, then the others in
+    that language's alphabetical order."""
+    if language == "en":
+        labelled = [(choice.value, choice.label) for choice in COUNTRY_CHOICES]
+    else:
+        names = gnu_gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language],
+                                        fallback=True)
+        first, *others = [(choice.value, names.gettext(choice.value))
+                          for choice in COUNTRY_CHOICES]
+        labelled = [first, *sorted(others, key=lambda pair: _collation(pair[1]))]
+    return "".join(f'<option value="{escape(value)}">{escape(label)}</option>'
+                   for value, label in labelled)
+
+
+def _collation(name: str) -> str:
+    """A name's letters without their accents, case folded: a name that starts with an accented
+    letter sorts among the others of that letter, not after Z."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return bare.casefold()
 
 
 class CountryField(SelectField):
@@ -154,107 +182,116 @@ def _address_problem(typed: str, problem: SigningError) -> str:
     try:
         validate_email(typed, check_deliverability=False)
     except EmailNotValidError:
-        return "Invalid email address."
+        return _("Invalid email address.")
     return str(problem)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=STRIP)
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    submit = SubmitField("Log in")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], filters=STRIP)
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField(_l("Log in"))
 
 
-STATUS_LABELS = {"collecting": "Collecting (private until launch)"}
+STATUS_LABELS = {"draft": _l("Draft"), "collecting": _l("Collecting (private until launch)"),
+                 "open": _l("Open"), "closed": _l("Closed")}
 
 
 class LetterForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=300)], filters=STRIP)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)], filters=STRIP)
     slug = StringField(
-        "Address (slug)",
+        _l("Address (slug)"),
         validators=[Optional(), Length(max=80),
-                    Regexp(SLUG_RE, message="Use lowercase letters, digits and single hyphens.")],
+                    Regexp(SLUG_RE,
+                           message=_l("Use lowercase letters, digits and single hyphens."))],
         filters=STRIP,
-        description="The letter's address: /letters/<slug>. Left blank, it is made from the title.",
+        description=_l("The letter's address: /letters/<slug>. Left blank, it is made from the "
+                       "title."),
     )
-    recipient = TextAreaField("Addressee", validators=[Length(max=2000)], filters=STRIP,
-                              description="The addressee block, one line each.")
-    body = TextAreaField("Letter (Markdown)", validators=[DataRequired(), Length(max=100_000)])
+    recipient = TextAreaField(_l("Addressee"), validators=[Length(max=2000)], filters=STRIP,
+                              description=_l("The addressee block, one line each."))
+    body = TextAreaField(_l("Letter (Markdown)"),
+                         validators=[DataRequired(), Length(max=100_000)])
     deadline = StringField(
-        "Deadline", validators=[Optional(), Length(max=40)], filters=STRIP,
-        description="A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
-                    "2026-06-30 17:00. Empty for none.",
+        _l("Deadline"), validators=[Optional(), Length(max=40)], filters=STRIP,
+        description=_l("A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
+                       "2026-06-30 17:00. Empty for none."),
     )
-    status = SelectField("Status",
+    status = SelectField(_l("Status"),
                          choices=[SelectChoice(s, STATUS_LABELS.get(s, s.capitalize()))
                                   for s in LETTER_STATUSES])
     publish_at = StringField(
-        "Opens to the public at", validators=[Optional(), Length(max=40)], filters=STRIP,
-        description="For a collecting letter: when its count and list become public by "
-                    "themselves, e.g. 2026-06-01 09:00. Empty: when you open it by hand.",
+        _l("Opens to the public at"), validators=[Optional(), Length(max=40)], filters=STRIP,
+        description=_l("For a collecting letter: when its count and list become public by "
+                       "themselves, e.g. 2026-06-01 09:00. Empty: when you open it by hand."),
     )
-    language = StringField("Language", default="en", validators=[DataRequired(), Length(max=16)],
-                           filters=STRIP)
-    signers = SelectField("Who can sign", choices=SIGNER_CHOICES, default="organizations",
-                          description="Individuals sign with their name; an affiliation they "
-                                      "give is listed for identification only.")
+    language = StringField(_l("Language"), default="en",
+                           validators=[DataRequired(), Length(max=16)], filters=STRIP)
+    signers = SelectField(_l("Who can sign"), choices=SIGNER_CHOICES, default="organizations",
+                          description=_l("Individuals sign with their name; an affiliation they "
+                                         "give is listed for identification only."))
     embed_origins = TextAreaField(
-        "Sites that may embed the sign form", validators=[Length(max=20_000)], filters=STRIP,
-        description="One site a line, such as https://partner.example.org, or * for any site. "
-                    "Empty: no site may show it (embeds.py).")
-    require_approval = BooleanField("Approve signatories before they are listed", default=True)
-    show_contact_names = BooleanField("Show contact names on the public list")
+        _l("Sites that may embed the sign form"), validators=[Length(max=20_000)], filters=STRIP,
+        description=_l("One site a line, such as https://partner.example.org, or * for any "
+                       "site. Empty: no site may show it (embeds.py)."))
+    require_approval = BooleanField(_l("Approve signatories before they are listed"),
+                                    default=True)
+    show_contact_names = BooleanField(_l("Show contact names on the public list"))
     # Asked only of a letter that has signatures, and needed only when its text changes: does
     # the new text ask its signers again (reconsent.py)?
     text_change = RadioField(
-        "This new text is", validators=[Optional()],
+        _l("This new text is"), validators=[Optional()],
         choices=[SelectChoice("correction",
-                              "A correction: typos or formatting; signers are not asked again"),
-                 SelectChoice("change", "A change: signers are emailed the difference and asked "
-                                        "to confirm the new text")])
-    preview = SubmitField("Preview")
-    submit = SubmitField("Save letter")
+                              _l("A correction: typos or formatting; signers are not asked "
+                                 "again")),
+                 SelectChoice("change", _l("A change: signers are emailed the difference and "
+                                           "asked to confirm the new text"))])
+    preview = SubmitField(_l("Preview"))
+    submit = SubmitField(_l("Save letter"))
 
 
 class SignForm(FlaskForm):
-    organization = StringField("Organization name", validators=[DataRequired(), Length(max=300)],
+    organization = StringField(_l("Organization name"),
+                               validators=[DataRequired(), Length(max=300)], filters=VISIBLE)
+    contact_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)],
                                filters=VISIBLE)
-    contact_name = StringField("Your name", validators=[DataRequired(), Length(max=200)],
-                               filters=VISIBLE)
-    contact_title = StringField("Your title or role", validators=[Optional(), Length(max=200)],
-                                filters=STRIP)
+    contact_title = StringField(_l("Your title or role"),
+                                validators=[Optional(), Length(max=200)], filters=STRIP)
     email = AddressField(
-        "Email", validators=[DataRequired(), Length(max=254)],
-        filters=STRIP, description="We send a link to confirm. Never shown publicly.",
+        _l("Email"), validators=[DataRequired(), Length(max=254)],
+        filters=STRIP, description=_l("We send a link to confirm. Never shown publicly."),
     )
-    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=50)], filters=STRIP,
-                        description="Only the organizers see it.")
+    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=50)],
+                        filters=STRIP, description=_l("Only the organizers see it."))
     website = StringField(
-        "Website", filters=[_web_address],
+        _l("Website"), filters=[_web_address],
         validators=[Optional(), Length(max=300),
-                    URL(require_tld=True, message="Enter a web address such as https://example.org"),
-                    Regexp(r"(?i)^https?://", message="Enter a web address such as https://example.org")],
+                    URL(require_tld=True,
+                        message=_l("Enter a web address such as https://example.org")),
+                    Regexp(r"(?i)^https?://",
+                           message=_l("Enter a web address such as https://example.org"))],
     )
-    city = StringField("City", validators=[Optional(), Length(max=120)], filters=STRIP)
-    region = StringField("State / Region", validators=[Optional(), Length(max=120)], filters=STRIP)
-    country = CountryField("Country", default="United States")
-    scope = SelectField("Your organization works at the level of", choices=SCOPE_CHOICES,
+    city = StringField(_l("City"), validators=[Optional(), Length(max=120)], filters=STRIP)
+    region = StringField(_l("State / Region"), validators=[Optional(), Length(max=120)],
+                         filters=STRIP)
+    country = CountryField(_l("Country"), default="United States")
+    scope = SelectField(_l("Your organization works at the level of"), choices=SCOPE_CHOICES,
                         default="local")
     consent = BooleanField(
-        "I agree that our organization's name may be listed publicly as a signatory",
-        validators=[InputRequired(message="Please agree that the name may be listed.")],
+        _l("I agree that our organization's name may be listed publicly as a signatory"),
+        validators=[InputRequired(message=_l("Please agree that the name may be listed."))],
     )
     authorized = BooleanField(
-        "I am authorized to sign on behalf of this organization",
+        _l("I am authorized to sign on behalf of this organization"),
         validators=[InputRequired(
-            message="Please confirm that you may sign for the organization.")],
+            message=_l("Please confirm that you may sign for the organization."))],
     )
-    keep_updated = BooleanField("Keep me updated about this letter")
+    keep_updated = BooleanField(_l("Keep me updated about this letter"))
     # Spam traps. A hidden field that must come back, and empty: a bot that posts only the
     # fields it sees, or stuffs every field, gets held. A text field people never see (and
     # browsers never autofill): a bot that fills in every box gets held.
     leave_empty = HiddenField(default="")
-    comment = StringField("Leave this empty", validators=[Optional()])
-    submit = SubmitField("Sign the letter")
+    comment = StringField(_l("Leave this empty"), validators=[Optional()])
+    submit = SubmitField(_l("Sign the letter"))
 
 
 class IndividualSignForm(FlaskForm):
@@ -262,21 +299,22 @@ class IndividualSignForm(FlaskForm):
     individuals). The fields it shares with SignForm are SignForm's own: the same labels and
     checks, and the same spam traps."""
 
-    name = StringField("Your name", validators=[DataRequired(), Length(max=300)],
-                       filters=VISIBLE, description="Listed publicly as you write it.")
-    title = StringField("Your title or role (optional)", validators=[Optional(), Length(max=200)],
-                        filters=STRIP, description="Shown with your name, e.g. Professor.")
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=300)],
+                       filters=VISIBLE, description=_l("Listed publicly as you write it."))
+    title = StringField(_l("Your title or role (optional)"),
+                        validators=[Optional(), Length(max=200)], filters=STRIP,
+                        description=_l("Shown with your name, e.g. Professor."))
     affiliation = StringField(
-        "Affiliation (optional)", validators=[Optional(), Length(max=300)], filters=VISIBLE,
-        description="An organization, school or employer, shown with your name for "
-                    "identification only: it does not sign.")
+        _l("Affiliation (optional)"), validators=[Optional(), Length(max=300)], filters=VISIBLE,
+        description=_l("An organization, school or employer, shown with your name for "
+                       "identification only: it does not sign."))
     email = SignForm.email
     city = SignForm.city
     region = SignForm.region
     country = SignForm.country
     consent = BooleanField(
-        "I agree to be listed publicly as a signatory, with my title and affiliation",
-        validators=[InputRequired(message="Please agree to be listed.")],
+        _l("I agree to be listed publicly as a signatory, with my title and affiliation"),
+        validators=[InputRequired(message=_l("Please agree to be listed."))],
     )
     keep_updated = SignForm.keep_updated
     leave_empty = SignForm.leave_empty
@@ -291,13 +329,13 @@ def caught_by_trap(form: SignForm | IndividualSignForm, sent: Any) -> bool:
 
 
 class ResendForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254),
-                                            Email(check_deliverability=False)], filters=STRIP)
-    submit = SubmitField("Send a new link")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254),
+                                                Email(check_deliverability=False)], filters=STRIP)
+    submit = SubmitField(_l("Send a new link"))
 
 
 class ConfirmForm(FlaskForm):
-    submit = SubmitField("Confirm my signature")
+    submit = SubmitField(_l("Confirm my signature"))
 
 
 class ActionForm(FlaskForm):
@@ -305,56 +343,58 @@ class ActionForm(FlaskForm):
 
 
 class RenameForm(FlaskForm):
-    display_name = StringField("Shown as", validators=[Optional(), Length(max=300)], filters=STRIP)
-    submit = SubmitField("Save name")
+    display_name = StringField(_l("Shown as"), validators=[Optional(), Length(max=300)],
+                               filters=STRIP)
+    submit = SubmitField(_l("Save name"))
 
 
 class PartnerForm(FlaskForm):
     """A letter's new partner; partners.check_code and check_name say what is wrong with it."""
 
-    code = StringField("Code", filters=STRIP, description="In the partner's link: lowercase "
-                       "letters, digits and hyphens, e.g. casa.")
-    name = StringField("Name", filters=STRIP, description="e.g. CASA de Maryland")
-    submit = SubmitField("Add partner")
+    code = StringField(_l("Code"), filters=STRIP, description=_l("In the partner's link: "
+                       "lowercase letters, digits and hyphens, e.g. casa."))
+    name = StringField(_l("Name"), filters=STRIP, description=_l("e.g. CASA de Maryland"))
+    submit = SubmitField(_l("Add partner"))
 
 
 class PartnerNameForm(FlaskForm):
     """Another name for a partner (its code, in links already given out, stays)."""
 
-    name = StringField("Name", filters=STRIP)
-    submit = SubmitField("Rename")
+    name = StringField(_l("Name"), filters=STRIP)
+    submit = SubmitField(_l("Rename"))
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file",
-                     validators=[FileRequired(), FileAllowed(["csv", "txt"], "A .csv file")])
-    approved = BooleanField("List them at once (approved)")
-    submit = SubmitField("Import")
+    file = FileField(_l("CSV file"),
+                     validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("A .csv file"))])
+    approved = BooleanField(_l("List them at once (approved)"))
+    submit = SubmitField(_l("Import"))
 
 
 class LetterheadForm(FlaskForm):
-    coalition_name = StringField("Coalition name on the letterhead",
+    coalition_name = StringField(_l("Coalition name on the letterhead"),
                                  validators=[Optional(), Length(max=200)])
-    logo = FileField("Logo on the letterhead (PNG or JPEG, at most 2 MB)",
-                     validators=[FileAllowed(["png", "jpg", "jpeg"], "A PNG or JPEG image.")])
-    remove_logo = BooleanField("Remove the logo")
-    closing = TextAreaField("Closing line", validators=[Optional(), Length(max=300)],
-                            description="Printed under the body, for example “Respectfully,”; "
-                                        "leave it empty if the body ends with one.")
-    delivery_emails = TextAreaField("Recipients’ email addresses",
+    logo = FileField(_l("Logo on the letterhead (PNG or JPEG, at most 2 MB)"),
+                     validators=[FileAllowed(["png", "jpg", "jpeg"],
+                                             _l("A PNG or JPEG image."))])
+    remove_logo = BooleanField(_l("Remove the logo"))
+    closing = TextAreaField(_l("Closing line"), validators=[Optional(), Length(max=300)],
+                            description=_l("Printed under the body, for example “Respectfully,”; "
+                                           "leave it empty if the body ends with one."))
+    delivery_emails = TextAreaField(_l("Recipients’ email addresses"),
                                     validators=[Length(max=20_000)],
-                                    description="One a line; they get the final PDF if the box "
-                                                "below is ticked.")
-    deliver_by_email = BooleanField("Email the final PDF to these addresses on delivery")
-    save = SubmitField("Save")
+                                    description=_l("One a line; they get the final PDF if the "
+                                                   "box below is ticked."))
+    deliver_by_email = BooleanField(_l("Email the final PDF to these addresses on delivery"))
+    save = SubmitField(_l("Save"))
 
 
 class DeliverForm(FlaskForm):
-    notify = BooleanField("Tell the signatories by email that the letter was delivered",
+    notify = BooleanField(_l("Tell the signatories by email that the letter was delivered"),
                           default=True)
-    confirm = BooleanField("I have checked the PDF: close the letter and deliver it",
-                           validators=[DataRequired("Tick this box to confirm.")])
-    submit = SubmitField("Close and deliver")
+    confirm = BooleanField(_l("I have checked the PDF: close the letter and deliver it"),
+                           validators=[DataRequired(_l("Tick this box to confirm."))])
+    submit = SubmitField(_l("Close and deliver"))
 
 
 class DetailsForm(FlaskForm):
@@ -370,7 +410,7 @@ class DetailsForm(FlaskForm):
     region = SignForm.region
     country = SignForm.country
     scope = SignForm.scope
-    submit = SubmitField("Save changes")
+    submit = SubmitField(_l("Save changes"))
 
 
 class IndividualDetailsForm(FlaskForm):
@@ -389,36 +429,65 @@ class IndividualDetailsForm(FlaskForm):
 class UpdateForm(FlaskForm):
     """An update to a letter's signers; the view puts each audience's count in its label."""
 
-    audience = RadioField("Who gets it", default="subscribers",
+    audience = RadioField(_l("Who gets it"), default="subscribers",
                           choices=[SelectChoice("subscribers",
-                                                "Signers who asked to be kept updated"),
-                                   SelectChoice("signers", "Every confirmed signer")])
-    subject = StringField("Subject", validators=[Length(max=1000)], filters=STRIP)
-    body = TextAreaField("Update (Markdown)", validators=[Length(max=100_000)])
-    preview = SubmitField("Preview")
-    send = SubmitField("Send")
+                                                _l("Signers who asked to be kept updated")),
+                                   SelectChoice("signers", _l("Every confirmed signer"))])
+    subject = StringField(_l("Subject"), validators=[Length(max=1000)], filters=STRIP)
+    body = TextAreaField(_l("Update (Markdown)"), validators=[Length(max=100_000)])
+    preview = SubmitField(_l("Preview"))
+    send = SubmitField(_l("Send"))
 
 
 class InviteForm(FlaskForm):
     """Invite someone to organize a letter; the view lists the roles (a partner's among them)."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=STRIP)
-    role = SelectField("Role", default="viewer")
-    submit = SubmitField("Send the invitation")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], filters=STRIP)
+    role = SelectField(_l("Role"), default="viewer")
+    submit = SubmitField(_l("Send the invitation"))
 
 
 class RoleForm(FlaskForm):
     """Change an organizer's role on a letter, or ("remove") take it away."""
 
-    role = SelectField("Role")
-    submit = SubmitField("Change")
+    role = SelectField(_l("Role"))
+    submit = SubmitField(_l("Change"))
 
 
 class InvitationForm(FlaskForm):
     """Accepting an invitation with a new account: a name and a password, typed twice."""
 
-    name = StringField("Your name", validators=[Optional(), Length(max=200)], filters=STRIP)
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    again = PasswordField("The password again", validators=[
-        DataRequired(), EqualTo("password", message="The two passwords differ.")])
-    submit = SubmitField("Create my account")
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)], filters=STRIP)
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    again = PasswordField(_l("The password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+    submit = SubmitField(_l("Create my account"))
+
+
+class TranslationForm(FlaskForm):
+    """A letter's text in another language (translations.py)."""
+
+    language = StringField(_l("Language"), validators=[DataRequired(), Length(max=16)],
+                           filters=STRIP,
+                           description=_l("A language code, such as es for Spanish."))
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)], filters=STRIP)
+    recipient = TextAreaField(_l("Addressee"), validators=[Length(max=2000)], filters=STRIP)
+    body = TextAreaField(_l("Letter (Markdown)"),
+                         validators=[DataRequired(), Length(max=100_000)])
+    text_change = RadioField(
+        _l("This new text is"), default="change",
+        choices=[SelectChoice("correction",
+                              _l("A correction: typos or formatting; signers are not asked "
+                                 "again")),
+                 SelectChoice("change", _l("A change: signers are emailed the difference and "
+                                           "asked to confirm the new text"))])
+    submit = SubmitField(_l("Save translation"))
+
+
+class LanguageForm(FlaskForm):
+    """An organizer's own language for the organizer pages."""
+
+    language = SelectField(_l("Language"), choices=[
+        SelectChoice("", _l("My browser's")),
+        *(SelectChoice(code, name) for code, name in LANGUAGES.items())])
+    submit = SubmitField(_l("Change"))

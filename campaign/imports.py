@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
@@ -71,7 +72,8 @@ def start(letter: Letter, text: str, approved: bool, *, organizer_id: int | None
                 _audit(letter, filename, len(rows), approved)
         except IntegrityError:  # an email in the file signed since it was checked
             spreadsheets.check_import(letter, text, approved)  # names it
-            raise ImportProblem(["a row could not be written; import the file again"]) from None
+            raise ImportProblem(
+                [_("a row could not be written; import the file again")]) from None
         return Started(len(rows))
     started = _keep(letter, text, approved, len(rows), organizer_id, filename, claim=claim)
     return replace(started, rows=rows)
@@ -119,19 +121,19 @@ def run_here(each: Claim, progress: Progress | None = None,
         status = run(each, progress, retry=False, checked=rows)
     except KeyboardInterrupt:
         db.session.rollback()
-        _fail(each, ["stopped before the end"], final=True)
+        _fail(each, [_("stopped before the end")], final=True)
         undo(each.id)
         raise
     if status == "done":
         return
     if status is None:
-        raise ImportProblem([f"import {each.id} was taken over by `campaign worker`, which goes "
-                             "on with it (this command was paused too long)"])
+        raise ImportProblem([_("import %(id)s was taken over by `campaign worker`, which goes "
+                               "on with it (this command was paused too long)", id=each.id)])
     undo(each.id)
     with reading():
         reason = db.session.scalar(select(SignatureImport.last_error)
                                    .where(SignatureImport.id == each.id))
-    raise ImportProblem([(reason or "").removeprefix("Nothing was imported: ")])
+    raise ImportProblem([(reason or "").removeprefix(nothing_imported([]))])
 
 
 def run(each: Claim, progress: Progress | None = None, retry: bool = True,
@@ -217,19 +219,25 @@ def _why(letter: Letter, text: str, approved: bool, import_id: int, total: int) 
         spreadsheets.check_import(letter, text, approved, own_import=import_id, max_rows=total)
     except ImportProblem as exc:
         return exc.problems
-    return ["a row could not be written; import the file again"]
+    return [_("a row could not be written; import the file again")]
 
 
 def _fail(each: Claim, problems: list[str], final: bool = False) -> str | None:
     """Not done: tried again later (unless `final`, or too many attempts failed); once it has
     failed for good its file is erased, and undo_chunk() takes its rows back."""
-    status = QUEUE.fail(each, "Nothing was imported: " + "; ".join(problems[:10]), final=final)
+    status = QUEUE.fail(each, nothing_imported(problems), final=final)
     if status == "failed":
         with writing():
             db.session.execute(update(SignatureImport).where(SignatureImport.id == each.id)
                                .values(finished_at=utcnow(), csv_text="")
                                .execution_options(synchronize_session=False))
     return status
+
+
+def nothing_imported(problems: list[str]) -> str:
+    """What an import that failed says, with the first ten of its problems (run_here takes the
+    words before them off again: it says the problems only)."""
+    return _("Nothing was imported: %(problems)s", problems="; ".join(problems[:10]))
 
 
 def undo_chunk(import_id: int | None = None) -> bool:

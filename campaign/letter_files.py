@@ -8,6 +8,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 import yaml
+from flask_babel import gettext as _
 
 from . import embeds, partners
 from .dates import local, parse_deadline
@@ -23,7 +24,7 @@ from .letters import (
     clean_body,
     clean_lines,
 )
-from .models import Letter
+from .models import Letter, LetterTranslation
 
 KNOWN_KEYS = {"title", "slug", "recipient", "deadline", "status", "language", "publish_at",
               "signers", "partners", "embed_origins"}
@@ -47,11 +48,11 @@ def parse_file(path: Path, zone: tzinfo) -> LetterText:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LetterError(f"{path}: no such file") from None
+        raise LetterError(_("%(file)s: no such file", file=path)) from None
     except IsADirectoryError:
-        raise LetterError(f"{path}: is a folder, not a letter file") from None
+        raise LetterError(_("%(file)s: is a folder, not a letter file", file=path)) from None
     except UnicodeDecodeError:
-        raise LetterError(f"{path}: not UTF-8 text") from None
+        raise LetterError(_("%(file)s: not UTF-8 text", file=path)) from None
     except OSError as exc:
         raise LetterError(f"{path}: {exc.strerror}") from None
     return parse_text(raw, zone, name=str(path))
@@ -61,31 +62,39 @@ def parse_text(raw: str, zone: tzinfo, name: str = "letter") -> LetterText:
     raw = raw.lstrip("\ufeff")
     match = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)(.*)\Z", raw, re.S)
     if not match and re.match(r"^---[ \t]*\r?\n", raw):
-        raise LetterError(f"{name}: the front matter has no closing '---' line")
+        raise LetterError(_("%(file)s: the front matter has no closing '---' line", file=name))
     if not match:
-        raise LetterError(f"{name}: no front matter (the file must start with a line '---')")
+        raise LetterError(_("%(file)s: no front matter (the file must start with a line '---')",
+                            file=name))
     try:
         meta = yaml.load(match.group(1), Loader=_FrontMatterLoader) or {}  # a SafeLoader
     except ValueError:  # an integer of more digits than Python converts
-        raise LetterError(f"{name}: the front matter holds a number too long to read") from None
+        raise LetterError(_("%(file)s: the front matter holds a number too long to read",
+                            file=name)) from None
     except RecursionError:  # [[[...]]] or {a: {a: ...}} thousands deep
-        raise LetterError(f"{name}: the front matter is nested too deeply") from None
+        raise LetterError(_("%(file)s: the front matter is nested too deeply",
+                            file=name)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark else ""
-        raise LetterError(f"{name}: the front matter is not valid YAML{where}") from None
+        raise LetterError(
+            _("%(file)s: the front matter is not valid YAML at line %(line)s", file=name,
+              line=mark.line + 2) if mark else
+            _("%(file)s: the front matter is not valid YAML", file=name)) from None
     if not isinstance(meta, dict):
-        raise LetterError(f"{name}: the front matter must be 'key: value' lines")
+        raise LetterError(_("%(file)s: the front matter must be 'key: value' lines", file=name))
     unknown = sorted(set(map(str, meta)) - KNOWN_KEYS)
     if unknown:
-        raise LetterError(f"{name}: unknown key {unknown[0]!r} in the front matter")
+        raise LetterError(_("%(file)s: unknown key %(key)s in the front matter", file=name,
+                            key=repr(unknown[0])))
     for key, value in meta.items():
         if value is not None and key not in STRUCTURED_KEYS \
                 and not isinstance(value, str | int | float):  # bool is an int
-            raise LetterError(f"{name}: {key!r} must be text, not a list, mapping or binary")
+            raise LetterError(_("%(file)s: %(key)s must be text, not a list, mapping or binary",
+                                file=name, key=repr(key)))
     for key in ("title", "slug"):
         if not meta.get(key):
-            raise LetterError(f"{name}: the front matter has no {key!r}")
+            raise LetterError(_("%(file)s: the front matter has no %(key)s", file=name,
+                                key=repr(key)))
     try:
         return LetterText(
             title=check_title(str(meta["title"])),
@@ -117,9 +126,11 @@ def _partners(meta: dict[str, object]) -> dict[str, str] | None:
 
 
 def letter_files(folder: Path) -> list[Path]:
-    """The letter files of a folder: every *.md that opens with front matter."""
-    return sorted(p for p in folder.glob("*.md")
-                  if p.read_bytes().removeprefix(b"\xef\xbb\xbf").startswith(b"---"))
+    """The letter files of a folder: every *.md that opens with front matter; letters before
+    their translations (police.md before police.es.md, as export-letter names them)."""
+    return sorted((p for p in folder.glob("*.md")
+                   if p.read_bytes().removeprefix(b"\xef\xbb\xbf").startswith(b"---")),
+                  key=lambda p: (p.stem.count("."), p.name))
 
 
 class _FrontMatterDumper(yaml.SafeDumper):
@@ -158,6 +169,25 @@ def front_matter(letter: Letter) -> dict[str, object]:
 
 def file_text(letter: Letter) -> str:
     """The letter as a letter file, which parse_text reads back to the same letter."""
-    front = yaml.dump(front_matter(letter), Dumper=_FrontMatterDumper, allow_unicode=True,
-                      sort_keys=False, width=10_000)
-    return f"---\n{front}---\n{letter.body}"
+    return _written(front_matter(letter), letter.body)
+
+
+def translation_text(letter: Letter, translation: LetterTranslation) -> str:
+    """A translation of the letter as a letter file: the same slug, its language, its text
+    (import-letter reads it back as that translation)."""
+    meta: dict[str, object] = {"title": translation.title, "slug": letter.slug}
+    if translation.recipient:
+        meta["recipient"] = translation.recipient
+    meta["language"] = translation.language
+    return _written(meta, translation.body)
+
+
+def translation_path(path: Path, language: str) -> Path:
+    """Where the file of a translation goes beside the letter's file: police.md -> police.es.md."""
+    return path.with_name(f"{path.stem}.{language}{path.suffix or '.md'}")
+
+
+def _written(meta: dict[str, object], body: str) -> str:
+    front = yaml.dump(meta, Dumper=_FrontMatterDumper, allow_unicode=True, sort_keys=False,
+                      width=10_000)
+    return f"---\n{front}---\n{body}"

@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 
+from flask_babel import format_number
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy import update as update_rows  # this module has an update() of its own
 from sqlalchemy.exc import IntegrityError
@@ -53,14 +55,16 @@ def check_slug(slug: str) -> str:
     slug = (slug or "").strip()
     if not SLUG_RE.match(slug) or len(slug) > 80:
         raise LetterError(
-            f"slug {slug!r} must be lowercase letters, digits and single hyphens (at most 80)"
+            _("slug %(slug)s must be lowercase letters, digits and single hyphens (at most 80)",
+              slug=repr(slug))
         )
     return slug
 
 
 def check_status(status: str) -> str:
     if status not in LETTER_STATUSES:
-        raise LetterError(f"status must be one of {', '.join(LETTER_STATUSES)}, not {status!r}")
+        raise LetterError(_("status must be one of %(choices)s, not %(value)s",
+                            choices=", ".join(LETTER_STATUSES), value=repr(status)))
     return status
 
 
@@ -68,7 +72,8 @@ def check_signers(signers: str) -> str:
     """Who may sign a letter: one of SIGNER_KINDS."""
     signers = signers.strip()
     if signers not in SIGNER_KINDS:
-        raise LetterError(f"signers must be one of {', '.join(SIGNER_KINDS)}, not {signers!r}")
+        raise LetterError(_("signers must be one of %(choices)s, not %(value)s",
+                            choices=", ".join(SIGNER_KINDS), value=repr(signers)))
     return signers
 
 
@@ -78,8 +83,9 @@ def check_publish_at(value: object, status: str, zone: tzinfo) -> datetime | Non
     would do nothing and a reader would think it does."""
     moment = parse_deadline(value, zone, name="publish_at", day_time=time.min)
     if moment is not None and status != "collecting":
-        raise LetterError(f"publish_at is only for a collecting letter (this one is {status!r}): "
-                          "remove it, or make the status collecting")
+        raise LetterError(_("publish_at is only for a collecting letter (this one is "
+                            "%(status)s): remove it, or make the status collecting",
+                            status=repr(status)))
     return moment
 
 
@@ -117,15 +123,16 @@ def clean_body(text: str) -> str:
     LetterError when it has no visible text, is longer than MAX_BODY, or has more than
     MAX_BRACKETS '[' or MAX_TABLE_CELLS."""
     if not clean_text(text):  # only control or invisible characters
-        raise LetterError("there is no letter text (only blank or invisible characters)")
+        raise LetterError(_("there is no letter text (only blank or invisible characters)"))
     if len(text) > MAX_BODY:
-        raise LetterError(f"the letter is longer than {MAX_BODY:,} characters")
+        raise LetterError(_("the letter is longer than %(limit)s characters",
+                            limit=format_number(MAX_BODY)))
     if text.count("[") > MAX_BRACKETS:
-        raise LetterError(f"the letter has more than {MAX_BRACKETS:,} '[' (links); "
-                          "is a part of it repeated?")
+        raise LetterError(_("the letter has more than %(limit)s '[' (links); is a part of it "
+                            "repeated?", limit=format_number(MAX_BRACKETS)))
     if "|" in text and table_cells(text) > MAX_TABLE_CELLS:
-        raise LetterError(f"the letter's tables have more than {MAX_TABLE_CELLS:,} cells "
-                          "(their columns times their rows)")
+        raise LetterError(_("the letter's tables have more than %(limit)s cells (their columns "
+                            "times their rows)", limit=format_number(MAX_TABLE_CELLS)))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip() + "\n"
 
@@ -145,17 +152,18 @@ def slugify(title: str) -> str:
 def check_title(text: str) -> str:
     """A title on one line, with a visible character, at most 300 characters."""
     if not clean_text(text):  # only control or invisible characters
-        raise LetterError("the title needs at least one visible character")
+        raise LetterError(_("the title needs at least one visible character"))
     text = " ".join(text.split())
     if len(text) > 300:
-        raise LetterError("the title is longer than 300 characters")
+        raise LetterError(_("the title is longer than 300 characters"))
     return text
 
 
 def check_language(code: str) -> str:
     code = code.strip()
     if not LANGUAGE_RE.match(code):
-        raise LetterError(f"language {code!r} is not a language code such as en or es")
+        raise LetterError(_("language %(code)s is not a language code such as en or es",
+                            code=repr(code)))
     return code
 
 
@@ -232,7 +240,8 @@ def due_to_open(now: datetime | None = None) -> list[int]:
 def create(text: LetterText) -> Letter:
     """A new letter from checked text; SlugTaken if its address is another letter's."""
     if get_letter(text.slug) is not None:
-        raise SlugTaken(f"The address {text.slug!r} is taken by another letter.")
+        raise SlugTaken(_("The address %(slug)s is taken by another letter.",
+                          slug=repr(text.slug)))
     letter = Letter(slug=text.slug)
     _fill(letter, text)
     try:
@@ -240,7 +249,8 @@ def create(text: LetterText) -> Letter:
             db.session.add(letter)
             db.session.flush()
     except IntegrityError:
-        raise SlugTaken(f"The address {text.slug!r} is taken by another letter.") from None
+        raise SlugTaken(_("The address %(slug)s is taken by another letter.",
+                          slug=repr(text.slug))) from None
     record_version(letter)
     _keep_partners(letter, text)
     _want_pdf(letter)
@@ -255,10 +265,14 @@ def update(letter: Letter, text: LetterText, kind: str = "change") -> Letter:
     if text.slug != letter.slug:
         taken = get_letter(text.slug)
         if taken is not None and taken is not letter:
-            raise SlugTaken(f"The address {text.slug!r} is taken by another letter.")
+            raise SlugTaken(_("The address %(slug)s is taken by another letter.",
+                              slug=repr(text.slug)))
         letter.slug = text.slug
     _fill(letter, text)
     record_version(letter, kind)
+    if letter.translated_to:  # a letter made public: its translations' first versions too
+        from .translations import record_versions  # (translations.py builds on this module)
+        record_versions(letter)
     _keep_partners(letter, text)
     _want_pdf(letter)
     db.session.flush()
@@ -319,12 +333,18 @@ def record_version(letter: Letter, kind: str = "change") -> LetterVersion | None
     if current is not None and current.content_hash == digest:
         return None
     version = LetterVersion(
-        number=(current.number + 1) if current else 1,
+        number=next_number(letter),
         title=letter.title,
         recipient=letter.recipient,
         body=letter.body,
         content_hash=digest,
         kind=kind if current else "original",
+        language=letter.language,
     )
     letter.versions.append(version)
     return version
+
+
+def next_number(letter: Letter) -> int:
+    """The number of the letter's next version, of whichever text: numbers run across languages."""
+    return max((v.number for v in letter.versions), default=0) + 1

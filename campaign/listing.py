@@ -23,6 +23,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, bindparam, case, func, literal, select, union_all
 
 from . import text
@@ -191,10 +194,42 @@ def tally(organizations: int, individuals: int, signers: str | None = "organizat
     return parts
 
 
-def tally_text(organizations: int, individuals: int, signers: str | None = "organizations"
-               ) -> str:
-    """A count in words: "3 organizations and 1 individual"."""
-    return " and ".join(f"{n} {noun}" for n, noun in tally(organizations, individuals, signers))
+def count_words(organizations: int, individuals: int, signers: str | None = "organizations", *,
+                strong: bool = False, signed: bool = False) -> str:
+    """A count in words, in the interface's language: "3 organizations and 1 individual" or,
+    `signed`, "3 organizations and 1 individual have signed"; each a whole sentence to
+    translate, whose translation orders its parts as its language does. The kinds said are
+    tally's: those the letter takes (both, even at 0), and a kind it no longer takes
+    only while some of that kind are listed. `strong`: each number in <strong> (Markup, for a
+    page); else plain text (the count badge)."""
+    signers = signers or "organizations"
+
+    def number(n: int) -> str:
+        shown = format_number(n)
+        return f"<strong>{shown}</strong>" if strong else shown
+
+    if (signers != "individuals" or organizations) and (signers != "organizations"
+                                                          or individuals):
+        parts = {"organizations": ngettext("%(count)s organization", "%(count)s organizations",
+                                           organizations, count=number(organizations)),
+                 "individuals": ngettext("%(count)s individual", "%(count)s individuals",
+                                         individuals, count=number(individuals))}
+        words = (_("%(organizations)s and %(individuals)s have signed", **parts) if signed
+                 else _("%(organizations)s and %(individuals)s", **parts))
+    elif signers == "individuals" and not organizations:
+        n = number(individuals)
+        words = (ngettext("%(count)s individual has signed", "%(count)s individuals have signed",
+                          individuals, count=n) if signed
+                 else ngettext("%(count)s individual", "%(count)s individuals", individuals,
+                               count=n))
+    else:
+        n = number(organizations)
+        words = (ngettext("%(count)s organization has signed",
+                          "%(count)s organizations have signed", organizations, count=n)
+                 if signed
+                 else ngettext("%(count)s organization", "%(count)s organizations",
+                               organizations, count=n))
+    return Markup(words) if strong else words  # only numbers in trusted msgids: safe
 
 
 class Stamp(NamedTuple):
@@ -205,6 +240,11 @@ class Stamp(NamedTuple):
     deadline: datetime | None
     updated_at: datetime
     share_image: str | None = None  # the hash of its preview image (share_image.py), if made
+    language: str = "en"  # its own language
+    translated_to: str = ""  # its translations' (Letter.translated_to)
+
+    def languages(self) -> list[str]:
+        return [self.language, *(c for c in self.translated_to.split(",") if c)]
 
     def accepts_signatures(self) -> bool:
         return takes_signatures(self.status, self.deadline)
@@ -217,6 +257,7 @@ class Stamp(NamedTuple):
 # The letter, its kept counts and its preview image's hash in one query: a public page that kept
 # its answer needs no more.
 STAMPED = (select(Letter.id, Letter.status, Letter.deadline, Letter.updated_at,
+                  Letter.language, Letter.translated_to,
                   ListedCount.scope, ListedCount.listed, ListedCount.revision,
                   ShareImage.content_hash.label("share_image"))
            .outerjoin(ListedCount, ListedCount.letter_id == Letter.id)
@@ -234,7 +275,8 @@ def stamped(slug: str) -> tuple[Stamp, ListState] | None:
     if not rows or rows[0].status == "draft":
         return None
     first = rows[0]
-    stamp = Stamp(first.id, first.status, first.deadline, first.updated_at, first.share_image)
+    stamp = Stamp(first.id, first.status, first.deadline, first.updated_at, first.share_image,
+                  first.language, first.translated_to)
     return stamp, _state([(row.scope, row.listed, row.revision) for row in rows if row.scope])
 
 

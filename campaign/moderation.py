@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select, update
 
 from . import audit, listing, signing
@@ -107,18 +108,18 @@ def flags(signature: Signature, same_org_count: int) -> list[str]:
     """What an organizer should look at before approving."""
     found = []
     if same_org_count > 1:
-        found.append("same name signed more than once" if signature.is_individual
-                     else "same organization signed more than once")
+        found.append(_("same name signed more than once") if signature.is_individual
+                     else _("same organization signed more than once"))
     domain = (signature.email or "").rpartition("@")[2]
     if domain in FREE_MAIL:
         if not signature.is_individual:  # a person's own address is no sign of anything
-            found.append("free-mail address")
+            found.append(_("free-mail address"))
     elif domain and signature.website:
         site = re.sub(r"^[a-z]+://", "", signature.website.lower()).split("/")[0].split(":")[0]
         if site and _base_domain(site) != _base_domain(domain):
-            found.append("email domain differs from the website's")
+            found.append(_("email domain differs from the website's"))
     if signature.held:
-        found.append("held: over the rate limit or caught by the spam trap")
+        found.append(_("held: over the rate limit or caught by the spam trap"))
     return found
 
 

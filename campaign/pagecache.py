@@ -2,7 +2,8 @@
 
 The public list, its JSON and the letter page with a blank sign form are the same for every
 anonymous visitor (but for the form's CSRF token) until what they show changes; each process
-keeps the last ones it made (a few megabytes at most) and answers from them. A key names
+keeps the last ones it made (a few megabytes at most) and answers from them, one for each
+language of the interface. A key names
 everything the output depends on, so a kept page is never stale: the list's key holds the
 letter's last change and the revision of each scope of its list, which the database's triggers
 bump in the same transaction as any change of a listed signature (listing.state). Nothing else
@@ -17,6 +18,8 @@ from typing import Generic, TypeVar
 
 from flask import session
 from flask_login import current_user
+
+from .i18n import current_language
 
 T = TypeVar("T")
 PLACEHOLDER = "\x00csrf\x00"  # stands for the CSRF token in a kept form
@@ -65,8 +68,9 @@ def shared_page() -> bool:
 
 
 def page(key: Hashable, make: Callable[[], str]) -> str:
-    """The page under `key`, made by make() when this process has not kept it."""
-    return PAGES.get(key, make) if shared_page() else make()
+    """The page under `key` in this request's language, made by make() when this process has not
+    kept it."""
+    return PAGES.get((key, current_language()), make) if shared_page() else make()
 
 
 def page_with_token(key: Hashable, token: str, make: Callable[[], str]) -> str:
@@ -78,4 +82,4 @@ def page_with_token(key: Hashable, token: str, make: Callable[[], str]) -> str:
     def kept() -> str:
         return make().replace(token, PLACEHOLDER)
 
-    return PAGES.get(key, kept).replace(PLACEHOLDER, token)
+    return PAGES.get((key, current_language()), kept).replace(PLACEHOLDER, token)

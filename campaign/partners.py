@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import has_request_context, request, session
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import bindparam, func, select
 
 from . import audit, embeds
@@ -23,7 +25,6 @@ from .text import SLUG_RE, clean_text
 
 CODE_MAX = 40
 NAME_MAX = 200
-CODE_RULE = f"lowercase letters, digits and single hyphens (at most {CODE_MAX})"
 # The partner of a letter, by the letter's address and the partner's code: built once, as every
 # visit through a partner's link asks.
 BY_SLUG_AND_CODE = (select(Partner).join(Letter, Letter.id == Partner.letter_id)
@@ -46,9 +47,12 @@ def check_code(code: object) -> str:
     """A partner's code as its link carries it; PartnerError when it is not one."""
     text = str(code if code is not None else "").strip()
     if not text:
-        raise PartnerError("A partner needs a code: " + CODE_RULE + ".", "code")
+        raise PartnerError(_("A partner needs a code: lowercase letters, digits and single "
+                             "hyphens (at most %(max)s).", max=CODE_MAX), "code")
     if len(text) > CODE_MAX or not SLUG_RE.match(text):
-        raise PartnerError(f"The partner code {text[:60]!r} must be {CODE_RULE}.", "code")
+        raise PartnerError(_("The partner code %(code)s must be lowercase letters, digits and "
+                             "single hyphens (at most %(max)s).", code=repr(text[:60]),
+                             max=CODE_MAX), "code")
     return text
 
 
@@ -56,9 +60,10 @@ def check_name(name: object) -> str:
     """A partner's name on one line, 1 to NAME_MAX characters; PartnerError otherwise."""
     text = clean_text(str(name if name is not None else ""), NAME_MAX + 1)
     if not text:
-        raise PartnerError("A partner needs a name.", "name")
+        raise PartnerError(_("A partner needs a name."), "name")
     if len(text) > NAME_MAX:
-        raise PartnerError(f"A partner's name can have at most {NAME_MAX} characters.", "name")
+        raise PartnerError(_("A partner's name can have at most %(max)s characters.",
+                             max=NAME_MAX), "name")
     return text
 
 
@@ -68,14 +73,16 @@ def check_partners(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise PartnerError("'partners' must be 'code: name' lines (a mapping), e.g. "
-                           "'casa: CASA de Maryland'")
+        raise PartnerError(_("'partners' must be 'code: name' lines (a mapping), e.g. "
+                             "'casa: CASA de Maryland'"))
     checked: dict[str, str] = {}
     for code, name in value.items():
         if isinstance(code, bool):  # YAML reads yes, no, on and off as true or false
-            raise PartnerError(f"the partner code {str(code).lower()!r} must be in quotes")
+            raise PartnerError(_("the partner code %(code)s must be in quotes",
+                                 code=repr(str(code).lower())))
         if isinstance(name, dict | list):
-            raise PartnerError(f"the partner {code!r} must have a name, not a list or mapping")
+            raise PartnerError(_("the partner %(code)s must have a name, not a list or mapping",
+                                 code=repr(code)))
         code = check_code(code)
         try:
             checked[code] = check_name(name)
@@ -178,8 +185,9 @@ def add(letter: Letter, code: str, name: str, actor: str | None = None) -> Partn
     code, name = check_code(code), check_name(name)
     taken = for_code(letter, code)
     if taken is not None:
-        raise PartnerError(f"The code {code!r} is taken by the partner {taken.name!r}: choose "
-                           "another, or rename that one.", "code")
+        raise PartnerError(_("The code %(code)s is taken by the partner %(name)s: choose "
+                             "another, or rename that one.", code=repr(code),
+                             name=repr(taken.name)), "code")
     partner = Partner(letter_id=letter.id, code=code, name=name)
     db.session.add(partner)
     db.session.flush()
@@ -204,8 +212,11 @@ def remove(letter: Letter, partner: Partner, actor: str | None = None) -> None:
         select(func.count()).select_from(Signature)
         .where(Signature.letter_id == letter.id, Signature.partner_id == partner.id))
     if brought:
-        raise PartnerError(f"{partner.name} brought {brought} signature(s), which stay "
-                           "attributed to it: it cannot be removed (rename it instead).")
+        raise PartnerError(ngettext(
+            "%(name)s brought %(num)d signature(s), which stay attributed to it: it cannot be "
+            "removed (rename it instead).", "%(name)s brought %(num)d signature(s), which stay "
+            "attributed to it: it cannot be removed (rename it instead).", brought,
+            name=partner.name))
     audit.record(letter, "partner.remove", partner.name,
                  before={"code": partner.code, "name": partner.name}, actor=actor)
     db.session.delete(partner)

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select, update
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select, update
 
 from . import audit, letters, outbox, renders, signer_links
 from .database import changed
@@ -38,23 +39,35 @@ class NothingToConfirm(CampaignError):
 # ------------------------------------------------------------------ who agreed to what
 
 
-def consent_version(letter: Letter) -> LetterVersion | None:
-    """The text that asks for consent: the letter's latest change, else its original."""
-    for version in reversed(letter.versions):
+def consent_version(letter: Letter, language: str | None = None) -> LetterVersion | None:
+    """The text that asks for consent in `language` (the letter's own by default): its latest
+    change, else its original. Each language's text has its own versions (translations.py)."""
+    for version in reversed(letter.versions_in(language)):
         if version.kind != CORRECTION:
             return version
     return None
 
 
-def _earlier(version_id: int) -> ColumnElement[bool]:
-    """The predicate of a signature made on a version before this one, or on none."""
-    return or_(Signature.version_id.is_(None), Signature.version_id < version_id)
+def text_language(signature: Signature) -> str:
+    """The language of the text the signature agreed to (a signature on no version, from before
+    versions were kept, is on the letter's own text)."""
+    return signature.version.language if signature.version else signature.letter.language
+
+
+def _earlier(letter: Letter, version: LetterVersion) -> ColumnElement[bool]:
+    """The predicate of a signature made on a version of `version`'s text before it, or (for
+    the letter's own text) on none."""
+    if all(v.language == letter.language for v in letter.versions):
+        return or_(Signature.version_id.is_(None), Signature.version_id < version.id)
+    ids = sorted(v.id for v in letter.versions_in(version.language) if v.id < version.id)
+    return or_(Signature.version_id.is_(None) if version.language == letter.language
+               else false(), Signature.version_id.in_(ids))
 
 
 def has_agreed(signature: Signature) -> bool:
-    """Whether the signature agreed to the letter's current text (a correction changes no one's
-    answer; only a change does)."""
-    consent = consent_version(signature.letter)
+    """Whether the signature agreed to the current text in its language (a correction changes
+    no one's answer; only a change does)."""
+    consent = consent_version(signature.letter, text_language(signature))
     if consent is None or consent.kind != CHANGE:
         return True
     return signature.version_id is not None and signature.version_id >= consent.id
@@ -68,11 +81,16 @@ def may_confirm(signature: Signature) -> bool:
 def _waiting(letter: Letter) -> list[ColumnElement[bool]]:
     """The predicate of a confirmed signature that has not agreed to the current text; false
     for a letter whose text never changed."""
-    consent = consent_version(letter)
-    if consent is None or consent.kind != CHANGE:
+    earlier = [_earlier(letter, consent) for consent in _changes(letter)]
+    if not earlier:
         return [Signature.id.is_(None)]  # nobody
-    return [Signature.letter_id == letter.id, Signature.status.in_(CONFIRMED),
-            _earlier(consent.id)]
+    return [Signature.letter_id == letter.id, Signature.status.in_(CONFIRMED), or_(*earlier)]
+
+
+def _changes(letter: Letter) -> list[LetterVersion]:
+    """The text of each language that asks for consent, where it is a change."""
+    found = (consent_version(letter, language) for language in letter.languages())
+    return [consent for consent in found if consent is not None and consent.kind == CHANGE]
 
 
 def waiting(letter: Letter, limit: int = 500) -> tuple[int, list[Signature]]:
@@ -157,7 +175,7 @@ def ask(letter: Letter, version: LetterVersion) -> int:
     found = db.session.execute(
         update(Signature)
         .where(Signature.letter_id == letter.id, Signature.status.in_(CONFIRMED),
-               Signature.held.is_(False), _earlier(version.id), Signature.email.is_not(None),
+               Signature.held.is_(False), _earlier(letter, version), Signature.email.is_not(None),
                Signature.email != "")
         .values(reconsent_asked_at=utcnow(), reminded_at=None)
         .returning(Signature.id, Signature.email, Signature.version_id)
@@ -168,7 +186,7 @@ def ask(letter: Letter, version: LetterVersion) -> int:
 
 def _mail(version: LetterVersion, found: Sequence[Any], reminder: bool) -> None:
     """Each found (signature id, email, version agreed to) gets its own link and email."""
-    tokens = signer_links.create_many([ident for ident, _, _ in found])
+    tokens = signer_links.create_many([ident for ident, *__ in found])
     outbox.enqueue_many("reconsent", [
         (email, {"signature": ident, "version": version.id, "agreed": agreed,
                  "reminder": reminder, "token": tokens[ident]})
@@ -180,24 +198,25 @@ def remind(letter: Letter) -> int:
     was not reminded since they were last asked (in the caller's writing unit); one who was
     never asked (they confirmed their signature after the change) is asked now. A conditional
     UPDATE, so two presses at once remind nobody twice. Audited; returns how many."""
-    consent = consent_version(letter)
-    if consent is None or consent.kind != CHANGE:
-        return 0
+    reminded = 0
     now = utcnow()
-    found = db.session.execute(
-        update(Signature)
-        .where(*_waiting(letter), Signature.reminded_at.is_(None),
-               Signature.email.is_not(None), Signature.email != "")
-        .values(reminded_at=now,
-                reconsent_asked_at=func.coalesce(Signature.reconsent_asked_at,
-                                                 literal(now, UTCDateTime)))
-        .returning(Signature.id, Signature.email, Signature.version_id)
-        .execution_options(synchronize_session=False)).all()
-    if found:
-        _mail(consent, found, reminder=True)
-        audit.record(letter, "reconsent.remind", f"version {consent.number}",
-                     after={"reminded": len(found)})
-    return len(found)
+    for consent in _changes(letter):  # each language's text asks its own signers
+        found = db.session.execute(
+            update(Signature)
+            .where(Signature.letter_id == letter.id, Signature.status.in_(CONFIRMED),
+                   _earlier(letter, consent), Signature.reminded_at.is_(None),
+                   Signature.email.is_not(None), Signature.email != "")
+            .values(reminded_at=now,
+                    reconsent_asked_at=func.coalesce(Signature.reconsent_asked_at,
+                                                     literal(now, UTCDateTime)))
+            .returning(Signature.id, Signature.email, Signature.version_id)
+            .execution_options(synchronize_session=False)).all()
+        if found:
+            _mail(consent, found, reminder=True)
+            audit.record(letter, "reconsent.remind", f"version {consent.number}",
+                         after={"reminded": len(found)})
+        reminded += len(found)
+    return reminded
 
 
 def confirm(signature: Signature) -> bool:
@@ -205,17 +224,18 @@ def confirm(signature: Signature) -> bool:
     signature moves to the current version. True when this call made the change (a second
     press, or two at once, make one). NothingToConfirm for a signature that is not signed."""
     if signature.status not in CONFIRMED:
-        raise NothingToConfirm("This signature is not on the letter any more, so there is "
-                               "nothing to confirm.")
+        raise NothingToConfirm(_("This signature is not on the letter any more, so there is "
+                                 "nothing to confirm."))
     letter = signature.letter
-    consent, current = consent_version(letter), letter.current_version
+    language = text_language(signature)
+    consent, current = consent_version(letter, language), letter.latest_version(language)
     if consent is None or current is None or has_agreed(signature):
         return False
     before = signature.version.number if signature.version else None
     result = db.session.execute(
         update(Signature)
         .where(Signature.id == signature.id, Signature.status.in_(CONFIRMED),
-               _earlier(consent.id))
+               _earlier(letter, consent))
         .values(version_id=current.id)
         .execution_options(synchronize_session=False))
     if not changed(result):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 
 from . import audit
@@ -83,15 +84,15 @@ def notice(letter: Letter) -> str | None:
     erased; None when nothing will happen to them (the setting is off, nothing erased)."""
     kept, ended, erased = days(), closed_on(letter), letter.contacts_erased_at
     if erased is not None and (ended is None or erased >= ended or kept is None):
-        return (f"The signatories' contact details (name, title, email, phone) were erased on "
-                f"{local_date(erased)}.")
+        return _("The signatories' contact details (name, title, email, phone) were erased on "
+                 "%(date)s.", date=local_date(erased))
     if kept is None:
         return None
     if ended is None:
-        return (f"The signatories' contact details (name, title, email, phone) will be erased "
-                f"{kept} days after the letter is delivered or closed.")
-    return (f"The signatories' contact details (name, title, email, phone) will be erased on "
-            f"{local_date(ended + timedelta(days=kept))}.")
+        return _("The signatories' contact details (name, title, email, phone) will be erased "
+                 "%(days)s days after the letter is delivered or closed.", days=kept)
+    return _("The signatories' contact details (name, title, email, phone) will be erased on "
+             "%(date)s.", date=local_date(ended + timedelta(days=kept)))
 
 
 def purge_due(now: datetime | None = None, actor: str = "command line") -> Purged:

@@ -32,12 +32,14 @@ from typing import NamedTuple
 
 from flask import Flask, abort, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from . import accounts, audit, letters, outbox
 from .errors import AccountError, CampaignError
 from .extensions import db, login
+from .i18n import _l
 from .models import ROLES, Invitation, Letter, LetterRole, Organizer, Partner, utcnow
 from .text import clean_text
 
@@ -54,11 +56,19 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "partner": frozenset({"signatures"}),
 }
 ROLE_LABELS = {
-    "owner": "Owner: everything, including who organizes it and its delivery",
-    "editor": "Editor: the text and settings",
-    "moderator": "Moderator: approve, reject, rename and import signatories",
-    "viewer": "Viewer: read only, without contact details",
-    "partner": "Partner: its own signatories and counts only",
+    "owner": _l("Owner: everything, including who organizes it and its delivery"),
+    "editor": _l("Editor: the text and settings"),
+    "moderator": _l("Moderator: approve, reject, rename and import signatories"),
+    "viewer": _l("Viewer: read only, without contact details"),
+    "partner": _l("Partner: its own signatories and counts only"),
+}
+# A role as a sentence names it ("… is now owner on this letter"); ROLES are what is stored.
+ROLE_NAMES = {
+    "owner": _l("owner"),
+    "editor": _l("editor"),
+    "moderator": _l("moderator"),
+    "viewer": _l("viewer"),
+    "partner": _l("partner"),
 }
 ANYONE = "anyone"  # any logged-in organizer (the letters list: only their letters on it)
 ADMIN = "admin"  # site administrators only
@@ -81,6 +91,9 @@ ENDPOINTS: dict[str, Need] = {
     "admin.edit_letter": Need("read", "edit"),
     "admin.versions": Need("read"),
     "admin.history": Need("read"),
+    "admin.translations_page": Need("read", "edit"),
+    "admin.delete_translation": Need(None, "edit"),
+    "admin.choose_language": Need(None, ANYONE),
     "admin.history_csv": Need("read"),
     "admin.letter_file": Need("read"),
     "admin.export_pdf": Need("read"),
@@ -141,11 +154,12 @@ def guard() -> ResponseReturnValue | None:
         abort(404)
     wanted = needed(request.endpoint or "", request.method)
     if wanted is None:
-        abort(403, "No role on a letter allows this; ask a site administrator.")
+        abort(403, _("No role on a letter allows this; ask a site administrator."))
     if wanted == ADMIN:
-        abort(403, "This page is for the site's administrators.")
+        abort(403, _("This page is for the site's administrators."))
     if wanted != ANYONE and (letter is None or not can(letter, wanted)):
-        abort(403, "Your role on this letter does not allow this. Its owner can change your role.")
+        abort(403, _("Your role on this letter does not allow this. Its owner can change your "
+                     "role."))
     return None
 
 
@@ -211,25 +225,35 @@ class Role:
 
 def parse_role(letter: Letter, text: str) -> Role:
     """"owner", "editor", "moderator", "viewer" or "partner:<code>" (a partner of the letter)."""
-    name, _, code = text.strip().partition(":")
+    name, _colon, code = text.strip().partition(":")
     name = name.lower()
     if name == "partner":
         partner = db.session.scalar(select(Partner).where(
             Partner.letter_id == letter.id, Partner.code == code.strip().lower())) \
             if code.strip() else None
         if partner is None:
-            raise AccountError(f"the letter {letter.slug!r} has no partner with the code "
-                               f"{code.strip()!r}" if code.strip() else
-                               "a partner role names the partner: partner:<code>")
+            raise AccountError(_("the letter %(slug)s has no partner with the code %(code)s",
+                                 slug=repr(letter.slug), code=repr(code.strip()))
+                               if code.strip() else
+                               _("a partner role names the partner: partner:<code>"))
         return Role("partner", partner)
     if name not in ROLES or code:
-        raise AccountError(f"{text.strip()!r} is not a role: owner, editor, moderator, viewer "
-                           "or partner:<code>")
+        raise AccountError(_("%(text)s is not a role: owner, editor, moderator, viewer or "
+                             "partner:<code>", text=repr(text.strip())))
     return Role(name)
 
 
 def describe(role: LetterRole) -> str:
     return f"partner:{role.partner.code}" if role.partner is not None else role.role
+
+
+def role_name(text: str) -> str:
+    """A role as describe() or Role.text write it ("owner", "partner:casa"), as people read it in
+    the interface's language."""
+    name, colon, code = text.partition(":")
+    if colon:
+        return _("partner:%(code)s", code=code)
+    return str(ROLE_NAMES.get(name, name))
 
 
 def grant(letter: Letter, organizer: Organizer, role: Role,
@@ -275,7 +299,7 @@ def organizers_of(letter: Letter) -> list[LetterRole]:
 def find_organizer(email: str) -> Organizer:
     organizer = accounts.find(email)
     if organizer is None:
-        raise AccountError(f"no organizer has the email {email.strip()!r}")
+        raise AccountError(_("no organizer has the email %(email)s", email=repr(email.strip())))
     return organizer
 
 
@@ -314,14 +338,14 @@ def invitation_for(token: str) -> Invitation:
     found = db.session.scalar(select(Invitation).where(Invitation.token_hash == digest(token))) \
         if token.isascii() and 0 < len(token) <= 100 else None
     if found is None or found.letter is None:
-        raise InvitationError("This invitation link is not valid: it may have been cut off or "
-                              "changed. Copy the whole link from the email.")
+        raise InvitationError(_("This invitation link is not valid: it may have been cut off "
+                                "or changed. Copy the whole link from the email."))
     if found.accepted_at is not None:
-        raise InvitationError("This invitation has been accepted already. Log in to reach the "
-                              "letter.")
+        raise InvitationError(_("This invitation has been accepted already. Log in to reach the "
+                                "letter."))
     if found.expires_at <= utcnow():
-        raise InvitationError(f"This invitation has expired: its link works for "
-                              f"{INVITATION_DAYS} days. Ask the letter's owner for a new one.")
+        raise InvitationError(_("This invitation has expired: its link works for %(days)s days. "
+                                "Ask the letter's owner for a new one.", days=INVITATION_DAYS))
     return found
 
 
@@ -333,13 +357,13 @@ def accept(invitation: Invitation, password_hash: str | None = None, name: str =
     organizer = accounts.find(invitation.email)
     if organizer is None:
         if password_hash is None:
-            raise AccountError("choose a password for your new account")
+            raise AccountError(_("choose a password for your new account"))
         organizer = accounts.create_organizer(invitation.email, password_hash,
                                               clean_text(name, NAME_LIMIT), admin=False)
     partner = db.session.get(Partner, invitation.partner_id) if invitation.partner_id else None
     if invitation.role == "partner" and partner is None:
-        raise InvitationError("The partner this invitation was for is no longer on the letter. "
-                              "Ask the letter's owner for a new invitation.")
+        raise InvitationError(_("The partner this invitation was for is no longer on the "
+                                "letter. Ask the letter's owner for a new invitation."))
     invitation.accepted_at = utcnow()
     grant(letter, organizer, Role(invitation.role or "viewer", partner), actor=organizer.email)
     audit.record(letter, "invitation.accept", organizer.email, actor=organizer.email)

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from . import share_image
@@ -72,10 +74,19 @@ def first_lines(body_html: str, limit: int = DESCRIPTION_CHARS) -> str:
 
 def count_sentence(letter: Letter, count: int, individuals: int = 0) -> str:
     """The count as the page says it: "42 organizations have signed." (`count` signatories
-    listed, `individuals` of them individuals)."""
-    parts = tally(count - individuals, individuals, letter.signers)
-    verb = "has" if len(parts) == 1 and count == 1 else "have"
-    return " and ".join(f"{n} {noun}" for n, noun in parts) + f" {verb} signed."
+    listed, `individuals` of them individuals); the kinds tally() names, one sentence each way
+    for the translators."""
+    organizations = count - individuals
+    if len(tally(organizations, individuals, letter.signers)) == 2:
+        return _("%(organizations)s and %(individuals)s have signed.",
+                 organizations=ngettext("%(num)d organization", "%(num)d organizations",
+                                        organizations),
+                 individuals=ngettext("%(num)d individual", "%(num)d individuals", individuals))
+    if letter.signers == "individuals" and not organizations:
+        return ngettext("%(num)d individual has signed.", "%(num)d individuals have signed.",
+                        individuals)
+    return ngettext("%(num)d organization has signed.", "%(num)d organizations have signed.",
+                    organizations)
 
 
 def links(letter: Letter) -> Links:
@@ -89,7 +100,7 @@ def links(letter: Letter) -> Links:
         return quote(value, safe="")
 
     return Links(url, [
-        ShareLink("email", "Email",
+        ShareLink("email", _("Email"),
                   f"mailto:?subject={q(title)}&body={q(body)}", new_tab=False),
         ShareLink("whatsapp", "WhatsApp", f"https://wa.me/?text={q(f'{title} {url}')}"),
         ShareLink("facebook", "Facebook", f"https://www.facebook.com/sharer/sharer.php?u={q(url)}"),
@@ -123,4 +134,5 @@ def card(letter: Letter, count: int, individuals: int = 0) -> Card | None:
     shared = links(letter)
     return Card(title=letter.title, description=description, url=shared.url,
                 image=image_url(letter, image_hash(letter)),
-                image_alt=f"{alt}. {what.action} at {what.host}", links=shared)
+                image_alt=_("%(title)s. %(action)s at %(host)s", title=alt, action=what.action,
+                            host=what.host), links=shared)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from . import audit, delivery, signer_links
@@ -120,7 +121,7 @@ def correct(signature: Signature, details: Details) -> Corrected:
     rename gives way to the signer's new name. NotChangeable after delivery or withdrawal."""
     db.session.refresh(signature)  # as it is now, not as the request first read it
     if not changeable(signature):
-        raise NotChangeable("This signature can no longer be changed here.")
+        raise NotChangeable(_("This signature can no longer be changed here."))
     values = _columns(details, signature)
     changes = {key: value for key, value in values.items() if getattr(signature, key) != value}
     if not changes:
@@ -151,7 +152,7 @@ def withdraw(signature: Signature) -> bool:
     off the public list, its count, its exports and the next PDF at once. False when it was
     withdrawn already (two clicks make one withdrawal); NotChangeable after delivery."""
     if delivery.delivery_of(signature.letter) is not None:
-        raise NotChangeable("The letter is delivered: ask the organizers to withdraw it.")
+        raise NotChangeable(_("The letter is delivered: ask the organizers to withdraw it."))
     return _withdraw(signature, actor="signer")
 
 

@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import (
     Boolean,
     ColumnElement,
     Integer,
     Row,
+    String,
     Table,
     and_,
     bindparam,
@@ -31,6 +33,7 @@ from . import letters, outbox, ratelimit, signer_links
 from .database import UNIT, WriteOutsideUnit, changed, upsert_insert
 from .errors import BadToken, LetterNotOpen, SignerKindRefused, SigningError
 from .extensions import db
+from .i18n import _l
 from .models import SCOPES, Letter, LetterVersion, Signature, UTCDateTime, utcnow
 from .text import SLUG_RE, clean_text, country_name, mailbox, normalize_email, org_key, sort_key
 
@@ -41,7 +44,7 @@ __all__ = ["BadToken", "LetterNotOpen", "SigningError", "SignerInput", "submissi
 # signature they are about, and emails asked for from one network (an IPv6 /64).
 MAILBOX_LIMITS = ((3, timedelta(hours=1)), (10, timedelta(days=1)))
 NETWORK_LIMITS = ((60, timedelta(hours=1)),)
-NO_LETTER = "There is no letter at this address."
+NO_LETTER = _l("There is no letter at this address.")
 INDIVIDUAL = "individual"  # the scope of a person signing for themselves
 
 
@@ -62,6 +65,8 @@ class SignerInput:
     keep_updated: bool = False
     affiliation: str = ""  # an individual's (scope "individual"), shown for identification only
     partner_id: int | None = None  # the letter's partner whose link it came through (partners.py)
+    language: str = ""  # the interface's language it was signed in, for its emails ("": en)
+    text_language: str = ""  # the language of the text signed ("": the letter's own)
 
 
 @dataclass
@@ -82,17 +87,19 @@ class SignOutcome:
 
 def closed_message(letter: Letter) -> str:
     if letter.status == "draft":
-        return "This letter is not open for signatures yet."
+        return _("This letter is not open for signatures yet.")
     if letter.status == "closed":
-        return "This letter is closed: it no longer takes signatures."
-    return "The deadline for this letter has passed: it no longer takes signatures."
+        return _("This letter is closed: it no longer takes signatures.")
+    return _("The deadline for this letter has passed: it no longer takes signatures.")
 
 
 def kind_message(letter: Letter) -> str:
     """Why a signer of the other kind cannot sign `letter` (SignerKindRefused)."""
     if letter.takes_individuals():
-        return "This letter is signed by individuals only: please use the form for individuals."
-    return "This letter is signed by organizations only: please use the form for organizations."
+        return _("This letter is signed by individuals only: please use the form for "
+                 "individuals.")
+    return _("This letter is signed by organizations only: please use the form for "
+             "organizations.")
 
 
 def _refused_signers(scope: str) -> str:
@@ -128,11 +135,11 @@ def mailable(emails: list[str]) -> list[bool]:
     if not ratelimit.enabled():
         return [True] * len(emails)
     keys = [ratelimit.key("mailbox", mailbox(email)) for email in emails]
-    seen = [ratelimit.counts(keys, window) for _, window in MAILBOX_LIMITS]
+    seen = [ratelimit.counts(keys, window) for __, window in MAILBOX_LIMITS]
     verdicts, going = [], []
     for key in keys:
-        ok = all(counted.get(key, 0) < n for counted, (n, _) in zip(seen, MAILBOX_LIMITS,
-                                                                     strict=True))
+        ok = all(counted.get(key, 0) < n for counted, (n, __) in zip(seen, MAILBOX_LIMITS,
+                                                                      strict=True))
         if ok:
             going.append(key)
             for counted in seen:
@@ -160,7 +167,8 @@ def signature_values(letter: Letter, data: SignerInput, *, email: str | None, st
                      source: str) -> dict[str, Any]:
     """The columns of a new signature of `letter` from what was sent, cleaned up."""
     return {"letter_id": letter.id, **_signer_columns(data, email=email, status=status,
-                                                      source=source)}
+                                                      source=source),
+            "language": data.language or letter.language}
 
 
 def _signer_columns(data: SignerInput, *, email: str | None, status: str,
@@ -184,6 +192,7 @@ def _signer_columns(data: SignerInput, *, email: str | None, status: str,
         "status": status,
         "source": source,
         "partner_id": data.partner_id,
+        "language": data.language or "en",
     }
 
 
@@ -210,7 +219,8 @@ def submission(data: SignerInput, ip: str | None = None, honeypot: bool = False)
     is no address."""
     email = normalize_email(data.email or "")
     columns = _signer_columns(data, email=email, status="unconfirmed", source="web")
-    return Submission({**columns, "ip_hash": ip_digest(ip)}, honeypot,
+    return Submission({**columns, "ip_hash": ip_digest(ip), "text_language": data.text_language},
+                      honeypot,
                       mail_allowance(email, ip))
 
 
@@ -225,7 +235,7 @@ def sign(slug: str, sent: Submission) -> SignOutcome:
     nothing is the letter read, to say why. The email is queued as a row naming the signature;
     the worker writes it (emails.py)."""
     if not SLUG_RE.match(slug):  # no letter has such an address: don't send it to the database
-        raise LetterNotOpen(NO_LETTER)
+        raise LetterNotOpen(str(NO_LETTER))
     row = _insert_unless_signed(slug, {**sent.values, "created_at": utcnow()}, sent.honeypot)
     if row is None:
         return _signed_already(slug, sent)
@@ -240,7 +250,7 @@ def _signed_already(slug: str, sent: Submission) -> SignOutcome:
     holds HELD_LIMIT already (dropped: its signature_id is None)."""
     letter = letters.get_letter(slug)
     if letter is None:
-        raise LetterNotOpen(NO_LETTER)
+        raise LetterNotOpen(str(NO_LETTER))
     if not letter.accepts_signatures():
         raise LetterNotOpen(closed_message(letter))
     if letter.signers == _refused_signers(sent.values["scope"]):
@@ -285,8 +295,11 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
     insert = upsert_insert(dialect)
     table, letter = Signature.__table__, Letter.__table__
     assert isinstance(table, Table) and isinstance(letter, Table)
+    # the latest version of the text signed: its language's, or the letter's own
+    shown = func.coalesce(func.nullif(bindparam("text_language", type_=String), ""),
+                          letter.c.language)
     latest = (select(LetterVersion.id)
-              .where(LetterVersion.letter_id == letter.c.id)
+              .where(LetterVersion.letter_id == letter.c.id, LetterVersion.language == shown)
               .order_by(LetterVersion.number.desc()).limit(1).scalar_subquery())
     held: ColumnElement[bool] = bindparam("honeypot", type_=Boolean)
     if limited:
@@ -333,7 +346,7 @@ def _held_of_letter(dialect: str, letter: Table) -> Any:
 # What sign() inserts as given (cleaned up): every column but the keys, held and created_at.
 SIGNER_COLUMNS = ("organization", "sort_key", "org_key", "contact_name", "contact_title", "email",
                   "phone", "website", "city", "region", "country", "scope", "affiliation",
-                  "keep_updated", "status", "source", "ip_hash", "partner_id")
+                  "keep_updated", "status", "source", "ip_hash", "partner_id", "language")
 
 
 def _by_email(letter: Letter, email: str) -> Signature | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pycountry
 from flask import current_app
+from flask_babel import format_number
+from flask_babel import gettext as _
 from sqlalchemy import insert, or_, select
 from wtforms.validators import URL, ValidationError
 
@@ -59,7 +61,8 @@ def decode_csv(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportProblem([f"line {line}: not UTF-8 text (save the file as CSV UTF-8)"]) from None
+        raise ImportProblem([_("line %(line)s: not UTF-8 text (save the file as CSV UTF-8)",
+                               line=line)]) from None
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -71,24 +74,26 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as exc:
-        reason = ("a cell is too long" if "field larger" in str(exc)
-                  else f"not valid CSV ({exc}; is a quote left open?)")
-        raise ImportProblem([f"line {start}: {reason}"]) from None
+        reason = (_("a cell is too long") if "field larger" in str(exc)
+                  else _("not valid CSV (%(error)s; is a quote left open?)", error=exc))
+        raise ImportProblem([at_line(start, reason)]) from None
 
 
 def _import_header(cells: list[str]) -> list[str]:
     header = [cell.strip().lower() for cell in cells]
     named = [h for h in header if h]
     if "organization" not in header:
-        raise ImportProblem([f"line 1: the header row must name an 'organization' column "
-                             f"(it names: {', '.join(named)[:200] or 'nothing'})"])
+        raise ImportProblem([_("line 1: the header row must name an 'organization' column "
+                               "(it names: %(columns)s)",
+                               columns=", ".join(named)[:200] or _("nothing"))])
     unknown = [h for h in named if h not in IMPORT_COLUMNS]
     if unknown:
-        raise ImportProblem([f"line 1: unknown column {unknown[0][:80]!r} "
-                             f"(known: {', '.join(IMPORT_COLUMNS)})"])
+        raise ImportProblem([_("line 1: unknown column %(column)s (known: %(known)s)",
+                               column=repr(unknown[0][:80]), known=", ".join(IMPORT_COLUMNS))])
     twice = sorted({h for h in named if named.count(h) > 1})
     if twice:
-        raise ImportProblem([f"line 1: the column {twice[0]!r} appears twice"])
+        raise ImportProblem([_("line 1: the column %(column)s appears twice",
+                               column=repr(twice[0]))])
     return header
 
 
@@ -102,8 +107,8 @@ def too_large() -> ImportProblem:
     """The problem of a file larger than IMPORT_MAX_BYTES."""
     limit = int(current_app.config["IMPORT_MAX_BYTES"])
     shown = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.0f} kB"
-    return ImportProblem([f"the file is larger than {shown}, the most that can be imported at "
-                          "once (split it into smaller files)"])
+    return ImportProblem([_("the file is larger than %(size)s, the most that can be imported "
+                            "at once (split it into smaller files)", size=shown)])
 
 
 def count_rows(text: str) -> int:
@@ -113,24 +118,30 @@ def count_rows(text: str) -> int:
     limit = int(current_app.config["IMPORT_MAX_ROWS"])
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise ImportProblem(["line 1: the file is empty (it needs a header row such as "
-                             "organization,email,city)"])
+        raise ImportProblem([_("line 1: the file is empty (it needs a header row such as "
+                               "organization,email,city)")])
     records = _records(text)
     _import_header(next(records)[1])
     count = 0
-    for _, cells in records:
+    for __, cells in records:
         if any(cell.strip() for cell in cells):
             count += 1
             if count > limit:
                 raise too_many_rows(limit)
     if not count:
-        raise ImportProblem(["line 2: the file has no rows under its header"])
+        raise ImportProblem([_("line 2: the file has no rows under its header")])
     return count
 
 
+def at_line(line: int, problem: str) -> str:
+    """A problem of the file named by its line."""
+    return _("line %(line)s: %(problem)s", line=line, problem=problem)
+
+
 def too_many_rows(limit: int) -> ImportProblem:
-    return ImportProblem([f"the file has more than {limit:,} rows: at most {limit:,} can be "
-                          "imported at once (split it into smaller files)"])
+    return ImportProblem([_("the file has more than %(limit)s rows: at most %(limit)s can be "
+                            "imported at once (split it into smaller files)",
+                            limit=format_number(limit))])
 
 
 def check_import(letter: Letter, text: str, approved: bool, *, own_import: int | None = None,
@@ -144,10 +155,10 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
     limit = int(current_app.config["IMPORT_MAX_ROWS"]) if max_rows is None else max_rows
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise ImportProblem(["line 1: the file is empty (it needs a header row such as "
-                             "organization,email,city)"])
+        raise ImportProblem([_("line 1: the file is empty (it needs a header row such as "
+                               "organization,email,city)")])
     records = _records(text)
-    _, first = next(records)
+    __, first = next(records)
     header = _import_header(first)
     signed = select(Signature.email).where(Signature.letter_id == letter.id,
                                            Signature.email.is_not(None))
@@ -165,7 +176,7 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
         if parsed is not None and not problem:
             problem = _kind_problem(letter, parsed[0].scope)
         if problem:
-            problems.append(f"line {line}: {problem}")
+            problems.append(at_line(line, problem))
         elif parsed is not None:
             data, email = parsed
             rows.append(signing.signature_values(letter, data, email=email, status=status,
@@ -175,7 +186,7 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
     if problems:
         raise ImportProblem(problems)
     if not rows:
-        raise ImportProblem(["line 2: the file has no rows under its header"])
+        raise ImportProblem([_("line 2: the file has no rows under its header")])
     return rows
 
 
@@ -207,9 +218,9 @@ def _kind_problem(letter: Letter, scope: str) -> str | None:
     """Why the letter refuses a row of this scope, as sign() refuses a signer of the other kind
     (SignerKindRefused); None when it takes it."""
     if scope == "individual" and not letter.takes_individuals():
-        return "this letter is signed by organizations only"
+        return _("this letter is signed by organizations only")
     if scope != "individual" and not letter.takes_organizations():
-        return "this letter is signed by individuals only (give the scope individual)"
+        return _("this letter is signed by individuals only (give the scope individual)")
     return None
 
 
@@ -218,40 +229,45 @@ def _import_row(header: list[str], cells: list[str], taken: set[str | None]
     """One record checked: (the problem, None) or (None, the row); a blank record is (None, None).
     An email it carries is added to `taken`, so that the file cannot hold it twice."""
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
-        return f"{len(cells)} cells, but the header has {len(header)} columns", None
+        return _("%(cells)s cells, but the header has %(columns)s columns", cells=len(cells),
+                 columns=len(header)), None
     values = {h: c.strip() for h, c in zip(header, cells, strict=False) if h}
     unnamed = [c for h, c in zip(header, cells, strict=False) if not h and c.strip()]
     if not any(values.values()) and not unnamed:
         return None, None
     if unnamed:
-        return "a cell is under a column with no name", None
+        return _("a cell is under a column with no name"), None
     if not clean_text(values.get("organization")):
-        return "no organization", None
+        return _("no organization"), None
     for column, limit in IMPORT_LIMITS.items():
         if len(values.get(column, "")) > limit:
-            return f"{column} is longer than {limit} characters", None
+            return _("%(column)s is longer than %(limit)s characters", column=column,
+                     limit=limit), None
     scope = SCOPE_WORDS.get(values.get("scope", "").lower() or "local")
     if scope is None:
-        return f"scope {values['scope'][:40]!r} is not one of {', '.join(SCOPES)}", None
+        return _("scope %(scope)s is not one of %(choices)s", scope=repr(values["scope"][:40]),
+                 choices=", ".join(SCOPES)), None
     website = _web_address(values.get("website", ""))
     if website is None:
-        return (f"website {values['website'][:80]!r} is not a web address (one such as "
-                "https://example.org)"), None
+        return _("website %(website)s is not a web address (one such as https://example.org)",
+                 website=repr(values["website"][:80])), None
     country = _country(values.get("country", ""))
     if country is None:
-        return f"country {values['country'][:80]!r} is not a country's name or code", None
+        return _("country %(country)s is not a country's name or code",
+                 country=repr(values["country"][:80])), None
     email = None
     if values.get("email"):
         try:
             email = normalize_email(values["email"])
         except SigningError:
-            return f"{values['email'][:80]!r} is not an email address", None
+            return _("%(email)s is not an email address", email=repr(values["email"][:80])), None
         if email in taken:
-            return f"{email} has already signed this letter (or is in the file twice)", None
+            return _("%(email)s has already signed this letter (or is in the file twice)",
+                     email=email), None
         taken.add(email)
     get = values.get
     if get("affiliation") and scope != "individual":
-        return "an affiliation is for an individual (scope individual) only", None
+        return _("an affiliation is for an individual (scope individual) only"), None
     person = get("organization", "") if scope == "individual" else ""  # their own contact
     data = signing.SignerInput(
         organization=get("organization", ""), email=email,

@@ -10,6 +10,7 @@ import hmac
 import secrets
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from .errors import BadToken
@@ -40,13 +41,14 @@ def signature_for_token(token: str) -> Signature:
             sid = _payload_id(serializer.load_payload(exc.payload)) if exc.payload else None
         except BadSignature:
             sid = None
-        raise BadToken("This link has expired.", sid) from None
+        raise BadToken(_("This link has expired."), sid) from None
     except BadSignature:
-        raise BadToken("This link is not valid: it may have been cut off or changed.") from None
+        raise BadToken(_("This link is not valid: it may have been cut off or changed.")) \
+            from None
     sid = _payload_id(payload)
     signature = db.session.get(Signature, sid) if sid else None
     if signature is None or payload.get("e") != _email_tag(signature):
-        raise BadToken("This link is not valid: it may have been cut off or changed.")
+        raise BadToken(_("This link is not valid: it may have been cut off or changed."))
     return signature
 
 

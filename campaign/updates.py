@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import format_number
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, String, cast, func, literal, or_, select, update
 
 from . import audit, emails, letters, outbox
@@ -37,20 +39,22 @@ class Draft:
 def draft(subject: str | None, body: str | None, audience: str | None) -> Draft:
     """The form's values as a Draft; UpdateError naming the field that cannot be used."""
     if audience not in AUDIENCES:
-        raise UpdateError("Choose who gets the update.", "audience")
+        raise UpdateError(_("Choose who gets the update."), "audience")
     subject = clean_text(one_line(subject or ""), MAX_SUBJECT + 1)
     if not subject:
-        raise UpdateError("Write a subject.", "subject")
+        raise UpdateError(_("Write a subject."), "subject")
     if len(subject) > MAX_SUBJECT:
-        raise UpdateError(f"A subject has at most {MAX_SUBJECT} characters.", "subject")
+        raise UpdateError(_("A subject has at most %(limit)s characters.", limit=MAX_SUBJECT),
+                          "subject")
     text = storable(body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not clean_text(text):
-        raise UpdateError("Write the update.", "body")
+        raise UpdateError(_("Write the update."), "body")
     if len(text) > MAX_BODY:
-        raise UpdateError(f"An update has at most {MAX_BODY:,} characters.", "body")
+        raise UpdateError(_("An update has at most %(limit)s characters.",
+                            limit=format_number(MAX_BODY)), "body")
     if text.count("[") > letters.MAX_BRACKETS or \
             ("|" in text and letters.table_cells(text) > letters.MAX_TABLE_CELLS):
-        raise UpdateError("The update has too many links or table cells.", "body")
+        raise UpdateError(_("The update has too many links or table cells."), "body")
     return Draft(subject, text + "\n", audience)
 
 
@@ -110,8 +114,8 @@ def send(letter: Letter, wanted: Draft, organizer_id: int | None = None,
     record.recipients = outbox.enqueue_selected("update", select(Signature.email, params).where(
         Signature.id.in_(_one_per_address(letter, wanted.audience))))
     if not record.recipients:  # raised: the unit writes nothing
-        raise UpdateError("No signer would get this update: nobody in this audience has an "
-                          "email address that still takes updates.", "audience")
+        raise UpdateError(_("No signer would get this update: nobody in this audience has an "
+                            "email address that still takes updates."), "audience")
     audit.record(letter, "update.send", wanted.subject, after={
         "audience": wanted.audience, "recipients": record.recipients, "update": record.id})
     return record
@@ -123,7 +127,7 @@ def _refuse_repeat(letter: Letter, wanted: Draft, now: datetime) -> None:
         .order_by(LetterUpdate.id.desc()).limit(1))
     if last is not None and now - last.created_at < REPEAT_WINDOW and \
             Draft(last.subject, last.body, last.audience) == wanted:
-        raise UpdateError("This update was sent a moment ago; it was not sent again.")
+        raise UpdateError(_("This update was sent a moment ago; it was not sent again."))
 
 
 def sent(letter: Letter) -> list[tuple[LetterUpdate, str]]:

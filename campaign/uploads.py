@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
@@ -37,9 +38,10 @@ def check_image(data: bytes) -> CheckedImage:
     """Check that `data` is a PNG or JPEG of sensible size (it is decoded: before any writing
     unit); UploadRejected says what is wrong."""
     if not data:
-        raise UploadRejected("The file is empty.")
+        raise UploadRejected(_("The file is empty."))
     if len(data) > IMAGE_MAX_BYTES:
-        raise UploadRejected(f"The image is larger than {IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+        raise UploadRejected(_("The image is larger than %(size)s MB.",
+                               size=IMAGE_MAX_BYTES // (1024 * 1024)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -48,11 +50,12 @@ def check_image(data: bytes) -> CheckedImage:
                 image.verify()
     except (UnidentifiedImageError, Image.DecompressionBombError,
             Image.DecompressionBombWarning, OSError, SyntaxError, ValueError):
-        raise UploadRejected("The file is not a PNG or JPEG image.") from None
+        raise UploadRejected(_("The file is not a PNG or JPEG image.")) from None
     if kind not in ("PNG", "JPEG"):
-        raise UploadRejected("The file is not a PNG or JPEG image.")
+        raise UploadRejected(_("The file is not a PNG or JPEG image."))
     if max(size) > IMAGE_MAX_SIDE:
-        raise UploadRejected(f"The image is larger than {IMAGE_MAX_SIDE} pixels on a side.")
+        raise UploadRejected(_("The image is larger than %(size)s pixels on a side.",
+                               size=IMAGE_MAX_SIDE))
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{'png' if kind == 'PNG' else 'jpg'}"
     return CheckedImage(name, f"image/{kind.lower()}", data)
 

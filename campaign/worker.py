@@ -23,6 +23,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
@@ -37,13 +39,14 @@ from . import (
     renders,
     retention,
     share_image,
+    translations,
     uploads,
 )
 from .database import reading, writing
 from .dates import local_date
 from .errors import AlreadyDelivered, DeliveryError, ListChanged, PdfUnavailable
 from .extensions import db
-from .models import Letter, RenderJob, utcnow
+from .models import Letter, LetterTranslation, RenderJob, utcnow
 from .pdf import child, pages, storage
 from .queue import Claim
 
@@ -224,7 +227,7 @@ def snapshot(letter: Letter) -> Snapshot | None:
     rows = listing.rows(letter, exclude=delivery.delivered_ids(record))
     if not rows:
         return None
-    extra = {"template": "pdf/addendum.html", "title": f"Addendum: {letter.title}",
+    extra = {"template": "pdf/addendum.html", "title": _("Addendum: %(title)s", title=letter.title),
              "delivered_on": local_date(record.delivered_at),
              "delivered_count": record.signatory_count, "delivered_sha256": record.sha256}
     return Snapshot("addendum", rows, when,
@@ -240,41 +243,93 @@ def render(letter: Letter, shot: Snapshot, store: pdf.PartStore) -> pdf.Rendered
 
 def render_now(letter: Letter, addendum: bool = False) -> bytes | None:
     """The letter's PDF rendered now, for the command line (its parts are not kept)."""
-    shot = snapshot(letter)
-    if shot is None or (shot.kind == "addendum") != addendum:
-        return None
-    return render(letter, shot, pdf.MemoryStore()).data
+    with force_locale(letter.language):
+        shot = snapshot(letter)
+        if shot is None or (shot.kind == "addendum") != addendum:
+            return None
+        return render(letter, shot, pdf.MemoryStore()).data
+
+
+def render_translation_now(letter: Letter, translation: LetterTranslation) -> bytes:
+    """The signed letter in one of its translations, rendered now, for the command line."""
+    with reading():
+        shot = _translated(letter, translation, listing.rows(letter))
+    shown = translations.printed(letter, translation)
+    with force_locale(translation.language):
+        return render(shown, shot, pdf.MemoryStore()).data
 
 
 def _refresh(each: Claim, letter_id: int, started: float) -> None:
+    """Bring the letter's PDFs up to date: its own (the signed letter, or its addendum once
+    delivered) and one signed letter for each translation, with the same list, each in its
+    language's words. Only those whose fingerprint changed are rendered; all are kept at once."""
     with reading():
         letter = db.session.get(Letter, letter_id)
-        shot = snapshot(letter) if letter is not None else None
-        stored = storage.newest(letter_id, shot.kind) if shot else None
-    if shot is None or (stored is not None and stored.fingerprint == shot.fingerprint):
-        with writing():  # nothing to show, or nothing changed since the PDF kept
-            if letter is not None and shot is None:
-                storage.drop(letter_id, "addendum")
-            renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started)
-        return
-    assert letter is not None  # there is a snapshot
-    if not renders.QUEUE.renew(each):
-        return
-    store = storage.DatabaseParts()
-    made = render(letter, shot, store)
+        wanted = _wanted(letter) if letter is not None else []
+        stale = [(language, shown, shot) for language, shown, shot in wanted
+                 if shot is not None and not _fresh(letter_id, language, shot)]
+    no_addendum = bool(wanted) and wanted[0][2] is None
+    translated = [language for language, _shown, _shot in wanted[1:]]
+    made = []
+    for language, shown, shot in stale:
+        if not renders.QUEUE.renew(each):
+            return
+        store = storage.DatabaseParts()
+        with force_locale(shown.language):
+            made.append((language, shot, render(shown, shot, store), store))
     with writing():
-        if renders.QUEUE.finish(each, finished_at=utcnow(), seconds=time.monotonic() - started):
-            storage.keep(letter_id, shot.kind, made.data, fingerprint=shot.fingerprint,
-                         as_of=shot.when, signatory_count=len(shot.rows), pages=made.pages,
-                         seconds=made.seconds, parts=made.parts, reused=made.reused)
+        if not renders.QUEUE.finish(each, finished_at=utcnow(),
+                                    seconds=time.monotonic() - started):
+            return
+        if letter is None:
+            return
+        for language, shot, rendered, store in made:
+            storage.keep(letter_id, shot.kind, rendered.data, fingerprint=shot.fingerprint,
+                         as_of=shot.when, signatory_count=len(shot.rows), pages=rendered.pages,
+                         seconds=rendered.seconds, parts=rendered.parts, reused=rendered.reused,
+                         language=language)
             store.touch()
-    log.info("rendered letter %s (%s, %d signatories) in %.1f s, %d of %d parts reused",
-             letter_id, shot.kind, len(shot.rows), made.seconds, made.reused, made.parts)
+        if no_addendum:  # nothing to show since delivery
+            storage.drop(letter_id, "addendum")
+        storage.drop_languages(letter_id, translated)
+    for language, shot, rendered, _store in made:
+        log.info("rendered letter %s (%s%s, %d signatories) in %.1f s, %d of %d parts reused",
+                 letter_id, shot.kind, f", {language}" if language else "", len(shot.rows),
+                 rendered.seconds, rendered.reused, rendered.parts)
+
+
+def _wanted(letter: Letter) -> list[tuple[str, Letter, Snapshot | None]]:
+    """What each PDF of the letter shows now: (its language, "" for the letter's own; the
+    letter as it prints in it; its snapshot), the letter's own first."""
+    with force_locale(letter.language):
+        wanted: list[tuple[str, Letter, Snapshot | None]] = [("", letter, snapshot(letter))]
+    found = translations.of(letter)
+    if found:
+        rows = listing.rows(letter)
+        for translation in found:
+            wanted.append((translation.language, translations.printed(letter, translation),
+                           _translated(letter, translation, rows)))
+    return wanted
+
+
+def _translated(letter: Letter, translation: LetterTranslation,
+                rows: list[listing.Listed]) -> Snapshot:
+    """What the signed letter in a translation shows now: its text, the letter's list."""
+    shown = translations.printed(letter, translation)
+    with force_locale(translation.language):
+        when = utcnow()
+        return Snapshot("signed", rows, when, pdf.fingerprint(
+            "signed", shown, rows, local_date(when), translation.language), {})
+
+
+def _fresh(letter_id: int, language: str, shot: Snapshot) -> bool:
+    stored = storage.newest(letter_id, shot.kind, language)
+    return stored is not None and stored.fingerprint == shot.fingerprint
 
 
 def _deliver(each: Claim, letter_id: int, params: dict[str, Any], started: float) -> None:
     store = storage.DatabaseParts()
-    for _ in range(DELIVERY_TRIES):
+    for _attempt in range(DELIVERY_TRIES):
         with reading():
             letter = db.session.get(Letter, letter_id)
             if letter is None:
@@ -283,7 +338,8 @@ def _deliver(each: Claim, letter_id: int, params: dict[str, Any], started: float
         if not renders.QUEUE.renew(each):
             return
         shot = Snapshot("signed", rows, utcnow(), "", {})
-        made = render(letter, shot, store)
+        with force_locale(letter.language):
+            made = render(letter, shot, store)
         prepared = delivery.Prepared(rows, made.data, pages.signatory_pages(made.data, rows))
         when = shot.when
         try:

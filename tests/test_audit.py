@@ -229,6 +229,20 @@ def remove_partner(admin: Any, w: dict[str, Any]) -> None:
     post(admin, f"{ADMIN}/partners/{partner_id()}/remove")
 
 
+def save_translation(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, f"{ADMIN}/translations", {"language": "es", "title": "Dejen de reenviar",
+                                          "recipient": "", "body": "Les pedimos que paren.\n",
+                                          "text_change": "change"})
+
+
+def delete_translation(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, f"{ADMIN}/translations/es/delete")
+
+
+def choose_language(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, "/admin/language", {"language": "en", "next": "/admin/"})
+
+
 def invite(admin: Any, w: dict[str, Any]) -> None:
     post(admin, f"{ADMIN}/organizers", {"email": "new@coalition.example.net", "role": "viewer"})
 
@@ -259,6 +273,9 @@ WALK: dict[str, tuple[Callable[[Any, dict[str, Any]], None], tuple[str, ...]]] =
     "admin.remove_partner": (remove_partner, ("partner.remove",)),
     "organizers.page": (invite, ("invitation.send",)),
     "organizers.change": (change_role, ("role.grant",)),
+    "admin.translations_page": (save_translation, ("letter.translation",)),
+    "admin.delete_translation": (delete_translation, ("letter.translation.delete",)),
+    "admin.choose_language": (choose_language, ("organizer.language",)),
     "admin.close_and_deliver": (close, ("letter.status", "delivery.request")),
 }
 

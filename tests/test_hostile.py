@@ -435,6 +435,23 @@ def test_signers_page_number_answers_every_hostile_value(site, stranger):
         assert response.status_code == 200, (value[:30], response.status_code)
 
 
+def test_a_hostile_language_choice_is_ignored_on_every_public_page(site, stranger):
+    """`?lang=` and the `lang` cookie choose among the interface's languages; anything else
+    is no choice (English here), never an error or a cookie that keeps it."""
+    for value in [*HOSTILE.values(), "es-ES;q=1", "../es", "es\r\nSet-Cookie: x=1"]:
+        for path in (LETTER, f"{LETTER}/signers", "/", f"{LETTER}/signers.json", f"{LETTER}.pdf"):
+            response = stranger.get(f"{path}?lang={quote_raw(value)}")
+            assert response.status_code in (200, 503), (path, value[:20], response.status_code)
+            assert "lang=" not in response.headers.get("Set-Cookie", "") or \
+                response.headers["Set-Cookie"].startswith(("lang=es;", "lang=en;")), value[:20]
+            if response.mimetype == "text/html":
+                assert re.search(r'<html lang="(en|es)">', response.get_data(as_text=True))
+        cookie = value.encode("utf-8", "replace").decode("latin-1")[:500]  # as a browser sends
+        stranger.client.set_cookie("lang", cookie)
+        assert stranger.get(LETTER).status_code == 200
+        stranger.client.delete_cookie("lang")
+
+
 def test_repeated_and_unknown_query_parameters_change_nothing(site, stranger):
     response = stranger.get(f"{LETTER}/signers?q=a&q=b&page=1&page=x&page[]=2&q[]=%00&zzz=1")
     assert response.status_code == 200

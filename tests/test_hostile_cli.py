@@ -99,7 +99,7 @@ def test_every_campaign_command_is_covered_here(site):
 
 COVERED = {"init-db", "create-organizer", "set-password", "import-letter", "import-signatures",
            "worker", "export-pdf", "export-csv", "check-counts", "demo", "export-letter",
-           "purge-contacts", "grant", "revoke"}
+           "purge-contacts", "grant", "revoke", "translations"}
 NOT_OURS = {"db"}  # Flask-Migrate's group (`init-db` is how this project runs it)
 
 
@@ -379,6 +379,23 @@ def test_grant_and_revoke_refuse_every_hostile_argument_in_one_line(site):
                  ["grant", "staff@example.org", SLUG, "viewer", "extra"]):
         assert refused(run(site, *args), " ".join(args))
     assert roles_held(site) == before
+
+
+def test_translations_init_refuses_every_hostile_language_and_writes_nothing(site):
+    """`campaign translations init LANG` writes under campaign/translations/LANG: a hostile
+    code (a path among them) is refused in one line before anything is read or written."""
+    from campaign.i18n import TRANSLATIONS
+
+    before = sorted(p.relative_to(TRANSLATIONS) for p in TRANSLATIONS.rglob("*"))
+    for kind, value in {**HOSTILE, "path": "../../x", "dot": ".", "unknown": "qq",
+                        "taken": "es"}.items():
+        if "\x00" in value:
+            continue  # no argument of a real command line holds a NUL
+        assert refused(run(site, "translations", "init", value), kind), kind
+    for args in (["translations", "init"], ["translations", "nonsense"],
+                 ["translations", "init", "fr", "extra"]):
+        assert refused(run(site, *args), " ".join(args))
+    assert sorted(p.relative_to(TRANSLATIONS) for p in TRANSLATIONS.rglob("*")) == before
 
 
 # ------------------------------------------------------------------ exports

@@ -315,6 +315,8 @@ COVERED = {
     "admin.partners_page": "get", "admin.add_partner": "partner form",
     "admin.rename_partner": "partner form", "admin.remove_partner": "partner form",
     "organizers.page": "organizers forms", "organizers.change": "organizers forms",
+    "admin.translations_page": "translation form", "admin.delete_translation": "translation form",
+    "admin.choose_language": "language form",
     "invitation.accept": "invitation form",
 }
 BAD_SLUGS = ["", "UPPER", "a--b", "-a", "a" * 81, "a" * 10_240, "\x00", f"{SLUG}\x00", "\ud800",
@@ -322,7 +324,8 @@ BAD_SLUGS = ["", "UPPER", "a--b", "-a", "a" * 81, "a" * 10_240, "\x00", f"{SLUG}
              f"\u202e{SLUG}", "edit_me", "nope"]
 BAD_IDS = ["0", "-1", "2147483648", "99999999999999999999", "1" * 300, "١", "²", "1e3", "0x1",
            " 1", "1.0", "1%00", "\ud800", "９"]
-QUERY_NAMES = ["status", "page", "ids", "q", "tab", "next", "verb", "action", "actor", "from", "to"]
+QUERY_NAMES = ["status", "page", "ids", "q", "tab", "next", "verb", "action", "actor", "from", "to",
+               "language", "lang"]
 
 
 def test_every_organizer_address_is_covered_here(site):
@@ -353,6 +356,7 @@ def example_paths(site: Site) -> dict[str, str]:
         "auth.login_page": "/login",
         "updates.updates_page": f"/admin/letters/{SLUG}/updates",
         "admin.partners_page": f"/admin/letters/{SLUG}/partners",
+        "admin.translations_page": f"/admin/letters/{SLUG}/translations",
         "organizers.page": f"/admin/letters/{SLUG}/organizers",
         "invitation.accept": "/invitation/no-such-invitation",
     }
@@ -1005,6 +1009,45 @@ def test_organizer_markup_is_shown_escaped_on_every_page(site, organizer):
 
 
 # ------------------------------------------------------------------ partners (issue #12)
+
+
+def test_the_translation_form_refuses_or_stores_clean_every_hostile_value(site, organizer):
+    from campaign.models import LetterTranslation
+
+    page = f"/admin/letters/{SLUG}/translations"
+    fields = {"language": "es", "title": "Dejen de reenviar las huellas", "recipient": "",
+              "body": "Les pedimos que paren.\n", "text_change": "correction"}
+    for field in ("language", "title", "recipient", "body", "text_change"):
+        for kind, value in HOSTILE.items():
+            before = snapshot(site)
+            response = organizer.post(page, {**fields, field: value})
+            verdict, html = judge(site, organizer, response, before, f"translation {field}={kind}")
+            assert response.status_code in (303, 422), (field, kind, response.status_code)
+            if verdict != "accepted":
+                assert errors_shown(html), f"translation {field}={kind}: refused without a message"
+    with site.context():
+        rows = [r._asdict() for r in db.session.execute(select(LetterTranslation.__table__))]
+    assert rows, "no hostile value was accepted: the test proves nothing"
+    for row in rows:
+        assert dirty(row, LetterTranslation.__table__) == [], row
+        assert re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", row["language"]), row
+    for path in (f"{page}/zz/delete", f"/admin/letters/{DELIVER}/translations/es/delete"):
+        before = snapshot(site)
+        assert organizer.post(path, {}).status_code == 404, path
+        assert changes(before, snapshot(site)) == []
+
+
+def test_the_language_form_keeps_only_a_known_language(site, organizer):
+    from campaign.models import Organizer as Account
+
+    for kind, value in HOSTILE.items():
+        response = organizer.post("/admin/language", {"language": value, "next": value})
+        assert response.status_code == 303, (kind, response.status_code)
+        assert response.headers["Location"].startswith(("/admin", "http://localhost/admin")), \
+            (kind, response.headers["Location"])
+    with site.context():
+        kept = db.session.scalars(select(Account.language)).all()
+    assert set(kept) <= {None, "en", "es"}, kept
 
 
 def test_the_partner_forms_refuse_or_store_clean_every_hostile_value(site, organizer):

@@ -466,7 +466,7 @@ def test_every_letter_file_in_the_repository_imports_cleanly(runner):
         assert result.exit_code == 0, (path, result.output)
         slug = result.stdout.strip()
         assert letters.get_letter(slug) is not None
-        assert slug == path.stem
+        assert slug == path.stem.split(".")[0]  # police.es.md: a translation of police.md
 
 
 def test_the_example_letter_is_open_and_public(runner, client):

@@ -181,23 +181,30 @@ def test_pdf_shows_the_title_addressee_body_and_closing(sample_pdf):
     assert COALITION in text
 
 
+# The sample letter is Spanish: the worker prints it with the Spanish headings (the catalog's).
+SPANISH_HEADINGS = {"National organizations": "Organizaciones nacionales",
+                    "State and regional organizations": "Organizaciones estatales y regionales",
+                    "International organizations": "Organizaciones internacionales"}
+
+
 def test_pdf_lists_each_approved_signatory_under_its_group_in_order(served_pdf):
     text = one_line(pdf_text(served_pdf))
-    headings = [text.index(heading) for heading in LISTED]
+    headings = [text.index(SPANISH_HEADINGS[heading]) for heading in LISTED]
     assert headings == sorted(headings)
     bounds = [*headings, len(text)]
     for i, (heading, rows) in enumerate(LISTED.items()):
         section = text[bounds[i]:bounds[i + 1]]
         positions = [section.index(f"{name} {place}") for name, place in rows]
         assert positions == sorted(positions), heading
-    assert "Local organizations" not in text
+    assert "Organizaciones locales" not in text
+    assert not any(heading in text for heading in LISTED)  # no English heading
 
 
 def test_pdf_leaves_out_pending_rejected_unconfirmed_and_held_signatures(served_pdf):
     text = one_line(pdf_text(served_pdf))
     for name in NOT_LISTED:
         assert name not in text
-    assert "7 organizations" in text
+    assert "Firmada por 7 organizaciones al" in text  # the sample is Spanish
 
 
 def test_pdf_shows_no_email_or_phone(sample_pdf):

@@ -20,7 +20,7 @@ from support import (
 )
 from werkzeug.routing import Rule
 
-from campaign import accounts, outbox, roles
+from campaign import accounts, outbox, roles, translations
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import (
@@ -55,6 +55,9 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "admin.edit_letter": (READERS, WRITERS),
     "admin.versions": (READERS, NOBODY),
     "admin.history": (READERS, NOBODY),
+    "admin.translations_page": (READERS, WRITERS),
+    "admin.delete_translation": (NOBODY, WRITERS),
+    "admin.choose_language": (NOBODY, {*READERS, "partner"}),
     "admin.history_csv": (READERS, NOBODY),
     "admin.letter_file": (READERS, NOBODY),
     "admin.export_pdf": (READERS, NOBODY),
@@ -105,13 +108,14 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
         db.session.flush()
         db.session.execute(update(Signature).where(Signature.id == ours.id)
                            .values(partner_id=partner.id))
+        translations.save(letter, "es", "Dejen de reenviar", "", "Les pedimos que paren.\n")
         for name in ROLE_NAMES:
             person = accounts.create_organizer(email_of(name), password_hash(), name.title(),
                                                admin=False)
             db.session.add(LetterRole(letter_id=letter.id, organizer_id=person.id, role=name,
                                       partner_id=partner.id if name == "partner" else None))
     return {"slug": SLUG, "signature_id": theirs.id, "brought_id": ours.id, "verb": "approve",
-            "partner_id": partner.id,
+            "partner_id": partner.id, "language": "es",
             "import_id": 1, "organizer_id": db.session.scalar(
                 select(Organizer.id).where(Organizer.email == email_of("viewer")))}
 

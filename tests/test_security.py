@@ -29,7 +29,7 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
         partner = partners.add(letter, "casa", "CASA de Maryland")
     return {"slug": letter.slug, "signature_id": pending.id, "verb": "approve",
             "token": tokens.make_token(unconfirmed), "filename": "style.css",
-            "import_id": 1, "partner_id": partner.id, "organizer_id": 1}
+            "import_id": 1, "partner_id": partner.id, "organizer_id": 1, "language": "es"}
 
 
 def path_of(rule: Rule, values: dict[str, Any]) -> str:

@@ -61,6 +61,8 @@ class Organizer(UserMixin, Model):
     # sees and does everything, creates letters; others only what their roles on letters allow
     # (migration 0008 made every account before it an administrator)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the language of the organizer pages for them; None: their browser's
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class OrganizerSession(Model):
@@ -107,7 +109,21 @@ class Letter(Model):
 
     @property
     def current_version(self) -> LetterVersion | None:
-        return self.versions[-1] if self.versions else None
+        """The latest version of the letter's own text (translations have theirs)."""
+        return self.latest_version(self.language)
+
+    def versions_in(self, language: str | None = None) -> list[LetterVersion]:
+        """The versions of the text in `language` (the letter's own by default), oldest first."""
+        language = language or self.language
+        return [v for v in self.versions if v.language == language]
+
+    def latest_version(self, language: str) -> LetterVersion | None:
+        found = self.versions_in(language)
+        return found[-1] if found else None
+
+    def languages(self) -> list[str]:
+        """Its own language, then its translations'."""
+        return [self.language, *(c for c in self.translated_to.split(",") if c)]
 
     def content_hash(self) -> str:
         return text_hash(self.title, self.recipient, self.body)
@@ -144,6 +160,9 @@ class Letter(Model):
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a collecting letter opens
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last closed
     contacts_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the languages of its translations (LetterTranslation), comma-separated, in step with them:
+    # the letter's page chooses its language without reading them
+    translated_to: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     def takes_organizations(self) -> bool:
         return self.signers in ("organizations", "both")
@@ -193,8 +212,27 @@ class LetterVersion(Model):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(16), default="change", server_default="change")
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
 
     letter: Mapped[Letter] = relationship(back_populates="versions")
+
+
+class LetterTranslation(Model):
+    """A letter's text in another language than its own: one list of signatories, one count,
+    and a PDF of its own (translations.py)."""
+
+    __tablename__ = "letter_translation"
+    __table_args__ = (UniqueConstraint("letter_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Signature(Model):
@@ -238,6 +276,8 @@ class Signature(Model):
     # An individual (scope "individual"): the name is `organization`, shown "for identification
     # only" with this affiliation (appended with migration 0007, as the columns below).
     affiliation: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # the interface's language they signed in (their emails are in it)
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # after delivery a signer can only ask to be withdrawn; the organizers see the request
     withdraw_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -174,12 +174,14 @@ class PdfFile(Model):
     (those listed after delivery); served as it is, never rendered in a request."""
 
     __tablename__ = "pdf_file"
-    __table_args__ = (UniqueConstraint("letter_id", "kind"),
+    __table_args__ = (UniqueConstraint("letter_id", "kind", "language"),
                       CheckConstraint(f"kind IN {PDF_KINDS}", name="kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
+    # the language of the text it prints; "": the letter's own
+    language: Mapped[str] = mapped_column(String(16), default="", server_default="")
     fingerprint: Mapped[str] = mapped_column(String(64))  # of everything it shows
     sha256: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

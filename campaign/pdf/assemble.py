@@ -45,7 +45,7 @@ from .html import (
     part_html,
     workers,
 )
-from .joining import FOOTER, join, prepare, read
+from .joining import footer_text, join, prepare, read
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,15 @@ class Rendered:
 
 def render(letter: Letter, rows: Sequence[Listed], when: datetime, store: PartStore, *,
            images: Mapping[str, bytes] | None = None, template: str = "pdf/letter.html",
-           title: str = "", footer: str = FOOTER, **extra: Any) -> Rendered:
+           title: str = "", footer: str | None = None, **extra: Any) -> Rendered:
     """The PDF of `letter` with its listed `rows` (in listing order) as of `when`, its list's
     parts taken from `store` where they are kept and put there when rendered now. `images`: the
     uploaded images it may show, by name (the letterhead's logo); `template`, `title` (for the
     footers of the list's pages; the letter's title if empty) and `extra` (for the template) as
-    for the addendum; `footer`: the page numbers' text. Slow: call it outside any unit."""
+    for the addendum; `footer`: the page numbers' text (joining.FOOTER in the language of the
+    moment if not given). Slow: call it outside any unit."""
     started = time.monotonic()
+    footer = footer or footer_text()
     start_ahead()  # WeasyPrint loads in the child while the documents are made here
     limit = float(current_app.config["PDF_TIMEOUT"])
     job = _Job(letter, rows, when, images or {}, template, title or letter.title, extra,
@@ -130,7 +132,8 @@ def _in_parts(job: _Job, store: PartStore, footer: str) -> tuple[bytes, int, int
     kept; joined and numbered. Returns the PDF, its pages, its parts and how many were kept."""
     letter = job.letter
     parts = sheets.cut(grouped(job.rows))
-    shows = PartSettings(letter.language, job.title, LIST_TITLES.get(job.template, "Signatories"),
+    shows = PartSettings(letter.language, job.title,
+                         str(LIST_TITLES.get(job.template, LIST_TITLES["pdf/letter.html"])),
                          letter.show_contact_names)
     keys = [part_key(part, shows) for part in parts]
     kept: list[Any] = [_get(store, key) for key in keys]

@@ -19,6 +19,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 from ..errors import PdfUnavailable
 from ..paths import STATIC
 
@@ -45,7 +47,7 @@ def render_documents(documents: Sequence[Document], images: Mapping[str, bytes],
     `timeout`: the seconds left for it; `limit`: the whole render's, which a failure names."""
     limit = timeout if limit is None else limit
     if timeout <= 0:
-        raise PdfUnavailable(f"the PDF took longer than {limit:g} seconds to make")
+        raise PdfUnavailable(too_long(limit))
     request = {"documents": [{"html": d.html, "pages": d.pages, "ends": d.ends}
                              for d in documents],
                "images": {name: base64.b64encode(data).decode() for name, data in images.items()},
@@ -56,7 +58,7 @@ def render_documents(documents: Sequence[Document], images: Mapping[str, bytes],
     except subprocess.TimeoutExpired:
         _kill_group(child)
         log.error("PDF rendering stopped at its time limit (%g s)", limit)
-        raise PdfUnavailable(f"the PDF took longer than {limit:g} seconds to make") from None
+        raise PdfUnavailable(too_long(limit)) from None
     except BaseException:
         _kill_group(child)
         raise
@@ -65,13 +67,13 @@ def render_documents(documents: Sequence[Document], images: Mapping[str, bytes],
             _start_spare()
     for line in err.decode("utf-8", "replace").splitlines():
         log.warning("pdf renderer: %s", line[:300])
-    header, _, body = out.partition(b"\n")
+    header, __, body = out.partition(b"\n")
     try:
         sizes = json.loads(header)["sizes"] if child.returncode == 0 else None
     except ValueError:
         sizes = None
     if sizes is None or len(sizes) != len(documents) or sum(max(s, 0) for s in sizes) != len(body):
-        raise PdfUnavailable("the PDF could not be made (see the log)")
+        raise PdfUnavailable(_("the PDF could not be made (see the log)"))
     pdfs: list[bytes | None] = []
     at = 0
     for size in sizes:
@@ -85,6 +87,12 @@ def render_documents(documents: Sequence[Document], images: Mapping[str, bytes],
 _warm = False
 _spare: subprocess.Popen[bytes] | None = None
 _lock = threading.Lock()
+
+
+def too_long(limit: float) -> str:
+    """What a render stopped at its time limit says."""
+    seconds = format(limit, "g")
+    return _("the PDF took longer than %(seconds)s seconds to make", seconds=seconds)
 
 
 def keep_warm(on: bool = True) -> None:

@@ -12,40 +12,51 @@ from typing import Any
 
 import nh3
 from flask import render_template
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .. import markup
 from ..dates import local_date, local_time
+from ..i18n import _l
 from ..listing import Listed
-from ..models import SCOPE_LABELS, Letter, utcnow
+from ..models import Letter, utcnow
 from ..uploads import UPLOAD_NAME
 from . import sheets
 from .writer import ASSET_ORIGIN
 
 PARTS_FROM = 400  # signatories from which the list is rendered in parts, apart from the letter
-LIST_TITLES = {"pdf/letter.html": "Signatories", "pdf/addendum.html": "Additional signatories"}
+LIST_TITLES = {"pdf/letter.html": _l("Signatories"),
+               "pdf/addendum.html": _l("Additional signatories")}
 
 
-# The headings of the list's groups; the individuals' says what the star after an affiliation
-# means (listing.Listed.identification).
-GROUP_HEADINGS = {**SCOPE_LABELS,
-                  "individual": f"{SCOPE_LABELS['individual']} "
-                                "(*affiliations for identification only)"}
-
-
-# Before the heading of a group of those who signed an earlier text of a letter whose text changed
-# and have not confirmed the new one (agreed.Split): they are listed after all the others.
-EARLIER = "Signed an earlier version of this letter"
+# The headings of the list's groups, as models.SCOPE_LABELS (in the language of the moment); the
+# individuals' says what the star after an affiliation means (listing.Listed.identification).
+GROUP_HEADINGS = {
+    "national": _l("National organizations"),
+    "state": _l("State and regional organizations"),
+    "local": _l("Local organizations"),
+    "international": _l("International organizations"),
+    "individual": _l("Individuals (*affiliations for identification only)"),
+}
 
 
 def grouped(signatories: Iterable[Listed]) -> list[tuple[str, list[Listed]]]:
     """Signatories under their scope headings, in listing order (individuals after every
     organization; those who signed an earlier text after everyone, under headings that say
     so), empty groups left out."""
-    return [(f"{EARLIER}: {GROUP_HEADINGS[scope]}" if earlier else GROUP_HEADINGS[scope],
-             list(items))
+    return [(heading(scope, earlier), list(items))
             for (earlier, scope), items in groupby(signatories,
                                                    key=lambda s: (s.earlier, s.scope))]
+
+
+def heading(scope: str, earlier: bool = False) -> str:
+    """The heading of a group: its scope's, after "Signed an earlier version of this letter" for
+    those who signed an earlier text of a letter whose text changed and have not confirmed the
+    new one (agreed.Split): they are listed after all the others."""
+    label = str(GROUP_HEADINGS[scope])
+    if earlier:
+        return _("Signed an earlier version of this letter: %(group)s", group=label)
+    return label
 
 
 def pdf_body(body_html: str) -> Markup:
@@ -83,7 +94,7 @@ def page_context(letter: Letter, when: datetime | None) -> dict[str, Any]:
         "date": local_date(moment),
         "as_of": local_time(moment),
         "created": moment.astimezone(utcnow().tzinfo),
-        "author": letter.coalition_name or "The undersigned organizations",
+        "author": letter.coalition_name or _("The undersigned organizations"),
         "logo_url": f"{ASSET_ORIGIN}uploads/{letter.logo_file}" if letter.logo_file else None,
         "asset_origin": ASSET_ORIGIN,
     }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pypdf
+from flask_babel import gettext as _
 from pypdf.generic import (
     ArrayObject,
     DictionaryObject,
@@ -25,7 +26,7 @@ from pypdf.generic import (
 
 from . import sheets
 
-FOOTER = "Page {page} of {pages}"  # the text stamped, for each page
+FOOTER = "Page {page} of {pages}"  # the text stamped, for each page; footer_text() translates it
 FOOTER_SIZE = 7.5  # pt, as the title on the left (static/pdf.css, @bottom-left)
 FOOTER_GRAY = 0.4  # #666
 FOOTER_RIGHT = 65.197  # pt from the page's right edge: the 2.3cm margin
@@ -61,6 +62,14 @@ def join(pdfs: Sequence[Any], footer: str = FOOTER) -> tuple[bytes, int]:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), total
+
+
+def footer_text() -> str:
+    """FOOTER in the language of the moment: the translated words, the page numbers where its
+    placeholders are (any brace the words hold kept as it is)."""
+    words = _("Page %(page)s of %(pages)s", page="\0", pages="\1")
+    return (words.replace("{", "{{").replace("}", "}}")
+            .replace("\0", "{page}").replace("\1", "{pages}"))
 
 
 def read(pdf: Any) -> Any:

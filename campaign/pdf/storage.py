@@ -37,13 +37,16 @@ class Stored(NamedTuple):
 NEWEST = select(PdfFile.id, PdfFile.kind, PdfFile.fingerprint, PdfFile.sha256, PdfFile.size,
                 PdfFile.pages, PdfFile.signatory_count, PdfFile.as_of, PdfFile.rendered_at,
                 PdfFile.seconds, PdfFile.parts, PdfFile.reused) \
-    .where(PdfFile.letter_id == bindparam("letter_id"), PdfFile.kind == bindparam("kind"))
+    .where(PdfFile.letter_id == bindparam("letter_id"), PdfFile.kind == bindparam("kind"),
+           PdfFile.language == bindparam("language"))
 BYTES: Kept[bytes] = Kept(8)  # the PDFs this process read last (stored, by id and fingerprint;
 #                               delivered copies, by delivery id and SHA-256)
 
 
-def newest(letter_id: int, kind: str = "signed") -> Stored | None:
-    row = db.session.execute(NEWEST, {"letter_id": letter_id, "kind": kind}).first()
+def newest(letter_id: int, kind: str = "signed", language: str = "") -> Stored | None:
+    """The newest PDF of the letter, of `kind`, printing its text in `language` ("": its own)."""
+    row = db.session.execute(NEWEST, {"letter_id": letter_id, "kind": kind,
+                                      "language": language}).first()
     return None if row is None else Stored._make(row)
 
 
@@ -63,7 +66,7 @@ def data(stored: Stored) -> bytes | None:
 
 def keep(letter_id: int, kind: str, pdf: bytes, *, fingerprint: str, as_of: datetime,
          signatory_count: int, pages: int, seconds: float, parts: int = 0,
-         reused: int = 0) -> None:
+         reused: int = 0, language: str = "") -> None:
     """Store the newest PDF of a letter and kind in place of the one before (in the caller's
     writing unit)."""
     values = {"fingerprint": fingerprint, "sha256": hashlib.sha256(pdf).hexdigest(), "data": pdf,
@@ -71,14 +74,23 @@ def keep(letter_id: int, kind: str, pdf: bytes, *, fingerprint: str, as_of: date
               "as_of": as_of, "rendered_at": utcnow(), "seconds": seconds, "parts": parts,
               "reused": reused}
     insert = upsert_insert()
-    db.session.execute(insert(PdfFile).values(letter_id=letter_id, kind=kind, **values)
-                       .on_conflict_do_update(index_elements=["letter_id", "kind"], set_=values))
+    db.session.execute(insert(PdfFile).values(letter_id=letter_id, kind=kind, language=language,
+                                              **values)
+                       .on_conflict_do_update(index_elements=["letter_id", "kind", "language"],
+                                              set_=values))
 
 
 def drop(letter_id: int, kind: str) -> None:
     """No PDF of this kind for the letter any more (in the caller's writing unit)."""
     db.session.execute(delete(PdfFile).where(PdfFile.letter_id == letter_id,
                                              PdfFile.kind == kind))
+
+
+def drop_languages(letter_id: int, kept: list[str]) -> None:
+    """No PDF of the letter's translations but those in `kept` (in the caller's writing unit)."""
+    db.session.execute(delete(PdfFile).where(PdfFile.letter_id == letter_id,
+                                             PdfFile.language != "",
+                                             PdfFile.language.not_in(kept)))
 
 
 class DatabaseParts:

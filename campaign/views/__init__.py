@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -9,6 +10,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from .. import listing, roles
 from ..extensions import db
+from ..i18n import _l
 from ..text import DIGITS, parse_id
 from . import (
     admin,
@@ -23,6 +25,7 @@ from . import (
     public,
     reconsent,
     signer,
+    translations,  # noqa: F401 - a letter's translations, an organizer's language (admin blueprint)
     updates,
 )
 
@@ -64,7 +67,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(OperationalError, database_unavailable)
     app.add_template_global(listing.tally)  # counts in words, on pages and in the PDF
-    app.add_template_global(listing.tally_text)
+    app.add_template_global(listing.count_words)  # counts as sentences, translated
 
 
 # Pages with what only their one reader may see (an organizer's pages and downloads, a signer's
@@ -100,26 +103,52 @@ def security_headers(response: Response) -> Response:
 
 
 def csrf_error(error: CSRFError) -> tuple[str, int]:
-    return render_template("error.html", code=400, title="This form has expired",
-                           message="Your session ended or the form was open too long. Go back, "
-                                   "reload the page and send it again."), 400
+    return render_template("error.html", code=400, title=_("This form has expired"),
+                           message=_("Your session ended or the form was open too long. Go back, "
+                                     "reload the page and send it again.")), 400
 
 
 def database_unavailable(error: OperationalError) -> tuple[str, int, dict[str, str]]:
     """The database is down or locked for too long: say so, and let the next request reconnect."""
     db.session.rollback()
     current_app.logger.error("database unavailable: %s", str(error.orig).splitlines()[0])
-    return render_template("error.html", code=503, title="Please try again in a minute",
-                           message="The site is busy or being maintained. Nothing you sent was "
-                                   "saved; please send it again shortly."), \
+    return render_template("error.html", code=503, title=_("Please try again in a minute"),
+                           message=_("The site is busy or being maintained. Nothing you sent was "
+                                     "saved; please send it again shortly.")), \
         503, {"Retry-After": "30"}
 
 
 def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
     if error.code is None or error.code < 400:
         return error
-    titles = {404: "Page not found", 405: "Not allowed", 413: "Too much data",
-              429: "Too many requests"}
+    titles = {400: _("Bad Request"), 401: _("Unauthorized"), 403: _("Forbidden"),
+              404: _("Page not found"), 405: _("Not allowed"), 409: _("Conflict"),
+              410: _("Gone"), 413: _("Too much data"), 422: _("Unprocessable Entity"),
+              429: _("Too many requests"), 500: _("Internal Server Error"),
+              503: _("Service Unavailable")}
+    message = error.description
+    if message == type(error).description:  # Werkzeug's own words, in the interface's language
+        message = DESCRIPTIONS.get(error.code, message)
     return render_template("error.html", code=error.code,
                            title=titles.get(error.code, error.name),
-                           message=error.description), error.code
+                           message=message), error.code
+
+
+# What Werkzeug says of an error, word for word, to translate: a description that an abort()
+# gave is shown as it is.
+DESCRIPTIONS = {
+    400: _l("The browser (or proxy) sent a request that this server could not understand."),
+    403: _l("You don't have the permission to access the requested resource. It is either "
+            "read-protected or not readable by the server."),
+    404: _l("The requested URL was not found on the server. If you entered the URL manually "
+            "please check your spelling and try again."),
+    405: _l("The method is not allowed for the requested URL."),
+    409: _l("A conflict happened while processing the request. The resource might have been "
+            "modified while the request was being processed."),
+    413: _l("The data value transmitted exceeds the capacity limit."),
+    429: _l("This user has exceeded an allotted request count. Try again later."),
+    500: _l("The server encountered an internal error and was unable to complete your request. "
+            "Either the server is overloaded or there is an error in the application."),
+    503: _l("The server is temporarily unable to service your request due to maintenance "
+            "downtime or capacity problems. Please try again later."),
+}

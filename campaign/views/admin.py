@@ -16,6 +16,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -44,6 +46,7 @@ from ..errors import (
 )
 from ..extensions import db
 from ..forms import ActionForm, ImportForm, LetterForm, RenameForm
+from ..i18n import _l
 from ..letters import LetterText
 from ..models import Letter, Signature
 from ..text import parse_ids
@@ -51,13 +54,13 @@ from ..text import parse_ids
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
 TABS = {
-    "pending": "Awaiting approval",
-    "unconfirmed": "Unconfirmed",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "held": "Held",
-    "withdrawn": "Withdrawn",
-    "requested": "Asked to be withdrawn",
+    "pending": _l("Awaiting approval"),
+    "unconfirmed": _l("Unconfirmed"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "held": _l("Held"),
+    "withdrawn": _l("Withdrawn"),
+    "requested": _l("Asked to be withdrawn"),
 }
 
 
@@ -110,8 +113,8 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
             preview = markup.stored(text.body_html)
         elif text is not None and letter is not None and not form.text_change.data \
                 and reconsent.needs_choice(letter, text):
-            form.text_change.errors = ["This letter has signatures: say whether the new text is "
-                                       "a correction or a change."]
+            form.text_change.errors = [_("This letter has signatures: say whether the new text "
+                                         "is a correction or a change.")]
         elif text is not None:
             # unasked (nobody has signed yet), a new text is a change: anyone who signed the old
             # one and confirms later is listed as having signed the earlier version
@@ -125,9 +128,12 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
             except LetterError as exc:
                 form.slug.errors = [str(exc)]
             else:
-                asked = f" {done.asked} signer(s) are asked to confirm the new text." \
-                    if done.asked else ""
-                flash(f"Saved “{title}”.{asked}", "success")
+                if done.asked:
+                    flash(ngettext("Saved “%(title)s”. %(num)d signer(s) are asked to confirm the "
+                                   "new text.", "Saved “%(title)s”. %(num)d signer(s) are asked to "
+                                   "confirm the new text.", done.asked, title=title), "success")
+                else:
+                    flash(_("Saved “%(title)s”.", title=title), "success")
                 return redirect(url_for("admin.edit_letter", slug=slug), code=303)
     status = 422 if request.method == "POST" and preview is None else 200
     asks = letter is not None and letter.current_version is not None \
@@ -151,8 +157,8 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         form.deadline.errors = [str(exc)]
         return None
     if form.publish_at.data and form.status.data != "collecting":
-        form.publish_at.errors = ["Only a collecting letter opens by itself: empty this, or "
-                                  "choose Collecting."]
+        form.publish_at.errors = [_("Only a collecting letter opens by itself: empty this, or "
+                                    "choose Collecting.")]
         return None
     try:
         publish_at = letters.check_publish_at(form.publish_at.data, "collecting", zone)
@@ -216,8 +222,7 @@ def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         with writing():
             changed = moderation.decide(letter, [signature_id], approve=verb == "approve")
-        done = "Approved" if verb == "approve" else "Rejected"
-        flash(f"{done} {changed} signature(s).", "success")
+        flash(_decided(verb, changed), "success")
     return _back_to_list(letter)
 
 
@@ -228,10 +233,10 @@ def decide_many(slug: str) -> ResponseReturnValue:
     verb = request.form.get("verb", "")
     verbs = ("approve", "reject", "release")
     if ids is None:
-        flash("That selection names no signature; nothing was changed.", "error")
+        flash(_("That selection names no signature; nothing was changed."), "error")
         return _back_to_list(letter)
     if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
-        flash("Select at least one signature, then choose what to do.", "error")
+        flash(_("Select at least one signature, then choose what to do."), "error")
         return _back_to_list(letter)
     unmailed = 0
     with writing():
@@ -239,13 +244,25 @@ def decide_many(slug: str) -> ResponseReturnValue:
             changed, unmailed = moderation.release(letter, ids)
         else:
             changed = moderation.decide(letter, ids, approve=verb == "approve")
-    done = {"approve": "Approved", "reject": "Rejected", "release": "Released"}[verb]
-    flash(f"{done} {changed} signature(s).", "success")
+    flash(_decided(verb, changed), "success")
     if unmailed:
-        flash(f"{unmailed} of them got no verification email: their mailbox had enough mail "
-              "from the campaign for now. They can ask for a new link on the letter's page.",
-              "info")
+        flash(ngettext("%(num)d of them got no verification email: their mailbox had enough mail "
+                       "from the campaign for now. They can ask for a new link on the letter's "
+                       "page.", "%(num)d of them got no verification email: their mailbox had "
+                       "enough mail from the campaign for now. They can ask for a new link on "
+                       "the letter's page.", unmailed), "info")
     return _back_to_list(letter)
+
+
+def _decided(verb: str, changed: int) -> str:
+    """What a decision on `changed` signatures says (one sentence a verb, for the translators)."""
+    if verb == "approve":
+        return ngettext("Approved %(num)d signature(s).", "Approved %(num)d signature(s).",
+                        changed)
+    if verb == "reject":
+        return ngettext("Rejected %(num)d signature(s).", "Rejected %(num)d signature(s).",
+                        changed)
+    return ngettext("Released %(num)d signature(s).", "Released %(num)d signature(s).", changed)
 
 
 @bp.post("/letters/<slug>/signatures/<id:signature_id>/rename")
@@ -253,7 +270,7 @@ def rename(slug: str, signature_id: int) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = RenameForm()
     if not form.validate_on_submit():
-        flash("A name can have at most 300 characters.", "error")
+        flash(_("A name can have at most 300 characters."), "error")
         return _back_to_list(letter)
     with writing():
         signature = db.session.get(Signature, signature_id)
@@ -261,7 +278,7 @@ def rename(slug: str, signature_id: int) -> ResponseReturnValue:
             abort(404)
         moderation.rename(signature, form.display_name.data or "")
         shown = signature.shown_name
-    flash(f"Now shown as “{shown}”.", "success")
+    flash(_("Now shown as “%(name)s”.", name=shown), "success")
     return _back_to_list(letter)
 
 
@@ -272,8 +289,9 @@ def withdraw(slug: str, signature_id: int) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         with writing():
             changed = signer_changes.carry_out(letter.id, [signature_id])
-        flash(f"Withdrew {changed} signature(s): off the public list and its exports.",
-              "success")
+        flash(ngettext("Withdrew %(num)d signature(s): off the public list and its exports.",
+                       "Withdrew %(num)d signature(s): off the public list and its exports.",
+                       changed), "success")
     return _back_to_list(letter)
 
 
@@ -289,7 +307,7 @@ def import_signatures(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = ImportForm()
     if not form.validate_on_submit():
-        flash("Choose a .csv file to import.", "error")
+        flash(_("Choose a .csv file to import."), "error")
         return _back_to_list(letter)
     upload = form.file.data
     approved = bool(form.approved.data)
@@ -299,12 +317,14 @@ def import_signatures(slug: str) -> ResponseReturnValue:
         started = imports.start(letter, spreadsheets.decode_csv(data), approved,
                                 organizer_id=current_user.id, filename=upload.filename or "")
     except ImportProblem as exc:
-        flash("Nothing was imported: " + "; ".join(exc.problems[:10]), "error")
+        flash(_("Nothing was imported: %(problems)s", problems="; ".join(exc.problems[:10])),
+              "error")
         return _back_to_list(letter)
     if started.queued is not None:
         return redirect(url_for("admin.import_progress", slug=letter.slug,
                                 import_id=started.queued), code=303)
-    flash(f"Imported {started.count} signatories.", "success")
+    flash(ngettext("Imported %(num)d signatories.", "Imported %(num)d signatories.",
+                   started.count), "success")
     return redirect(url_for("admin.signatures", slug=letter.slug,
                             status="approved" if approved else "pending"), code=303)
 
@@ -324,10 +344,11 @@ def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     """A request over MAX_CONTENT_LENGTH: an import says so on the moderation page (the rest of
     the body read first, within a bound, so that the browser sees the answer)."""
     if request.endpoint != "admin.import_signatures" or not request.view_args:
-        return render_template("error.html", code=413, title="Too much data",
+        return render_template("error.html", code=413, title=_("Too much data"),
                                message=error.description), 413
     _drain(request.environ.get("wsgi.input"), request.content_length or 0)
-    flash("Nothing was imported: " + spreadsheets.too_large().problems[0], "error")
+    flash(_("Nothing was imported: %(problems)s", problems=spreadsheets.too_large().problems[0]),
+          "error")
     return redirect(url_for("admin.signatures", slug=request.view_args["slug"]), code=303)
 
 
@@ -374,10 +395,10 @@ def open_letter(slug: str) -> ResponseReturnValue:
         with writing():
             opened = letters.open_to_public(letter)
         if opened:
-            flash("The letter is open: its count and list of signatories are public now.",
+            flash(_("The letter is open: its count and list of signatories are public now."),
                   "success")
         else:
-            flash("The letter is not collecting (it was opened already): nothing changed.",
+            flash(_("The letter is not collecting (it was opened already): nothing changed."),
                   "info")
     return redirect(url_for("admin.edit_letter", slug=letter.slug), code=303)
 

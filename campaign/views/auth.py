@@ -6,14 +6,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, sessions
 from ..database import writing
 from ..forms import ActionForm, LoginForm
+from ..i18n import _l
 
 bp = Blueprint("auth", __name__)
-NO_MATCH = "That email and password do not match an organizer account."
+NO_MATCH = _l("That email and password do not match an organizer account.")
 
 
 def safe_next(target: str | None) -> str | None:
@@ -44,7 +46,7 @@ def login_page() -> ResponseReturnValue:
             organizer = accounts.record_login(attempt)
             token = sessions.start(organizer.id) if organizer is not None else ""
         if organizer is None:
-            error = attempt.throttled or NO_MATCH
+            error = attempt.throttled or str(NO_MATCH)
         else:
             session[sessions.KEY] = token
             login_user(organizer, remember=False)
@@ -62,5 +64,5 @@ def logout() -> ResponseReturnValue:
             sessions.end(session.get(sessions.KEY))
         logout_user()
         session.pop(sessions.KEY, None)
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return redirect(url_for("public.index"), code=303)

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import (
@@ -52,7 +53,7 @@ def refresh_pdf(slug: str) -> ResponseReturnValue:
         with writing():
             renders.want(letter)
             audit.record(letter, "letter.pdf_refresh", letter.title)
-        flash("The PDF will be made again shortly.", "success")
+        flash(_("The PDF will be made again shortly."), "success")
     return redirect(_referring_page(url_for("admin.deliver_page", slug=letter.slug)), code=303)
 
 
@@ -89,7 +90,7 @@ def deliver_page(slug: str) -> ResponseReturnValue:
         except DeliveryError as exc:
             form.delivery_emails.errors = [str(exc)]
         else:
-            flash("Saved. Download the PDF to see it.", "success")
+            flash(_("Saved. Download the PDF to see it."), "success")
             return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
         letter = letter_or_404(slug)
     status = 422 if request.method == "POST" else 200
@@ -107,17 +108,17 @@ def close_and_deliver(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     form = DeliverForm()
     if not form.validate_on_submit():
-        flash("Tick the box to confirm that you have checked the PDF.", "error")
+        flash(_("Tick the box to confirm that you have checked the PDF."), "error")
         return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
     try:
         with writing():
             delivery.request(letter, organizer_id=current_user.id,
                              notify_signatories=bool(form.notify.data))
     except DeliveryError as exc:
-        flash(f"Nothing was delivered: {exc}", "error")
+        flash(_("Nothing was delivered: %(reason)s", reason=str(exc)), "error")
     else:
-        flash("The letter is closed. Its final PDF is being made; the delivery is recorded when "
-              "it is done.", "success")
+        flash(_("The letter is closed. Its final PDF is being made; the delivery is recorded "
+                "when it is done."), "success")
     return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
 
 
@@ -129,9 +130,9 @@ def retry_delivery(slug: str) -> ResponseReturnValue:
             with writing():
                 delivery.retry(letter)
         except DeliveryError as exc:
-            flash(f"Nothing was delivered: {exc}", "error")
+            flash(_("Nothing was delivered: %(reason)s", reason=str(exc)), "error")
         else:
-            flash("The delivery will be tried again shortly.", "success")
+            flash(_("The delivery will be tried again shortly."), "success")
     return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
-from .. import embeds, listing, pagecache, partners, signing
+from .. import embeds, i18n, listing, pagecache, partners, signing, translations
 from ..database import writing
 from ..errors import LetterNotOpen, SigningError, StaleEmbedForm
 from ..extensions import csrf
 from ..forms import IndividualSignForm, SignForm, caught_by_trap
+from ..i18n import current_language
 from ..links import external_url
+from ..listing import count_words
 from ..models import Letter, Partner
 from .public import (
     _sign_form,
@@ -40,6 +43,7 @@ BADGE_MAX_AGE = 60  # seconds a partner's page (or a proxy) may show a badge bef
 @csrf.exempt  # checked by its own token (embeds.check_form_token): a frame may keep no cookie
 def form(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
+    i18n.use_stamp(letter)
     request.environ[FRAME_ANCESTORS] = embeds.frame_ancestors(letter)
     partner = partners.ref_from_request(slug)
     if request.method == "GET":
@@ -54,7 +58,7 @@ def form(slug: str) -> ResponseReturnValue:
     else:
         if sent.validate_on_submit():
             try:  # as the letter's page signs (views/public.py letter())
-                submission = signing.submission(_signer_input(sent, partner),
+                submission = signing.submission(_signer_input(sent, partner, letter),
                                                 ip=request.remote_addr,
                                                 honeypot=caught_by_trap(sent, request.form))
                 with writing():
@@ -96,6 +100,7 @@ def _page(letter: Letter, form: SignForm | IndividualSignForm, partner: Partner 
     listed = listed or listing.state(letter)
     return render_template(
         "public/embed.html", letter=letter, form=form, problem=problem,
+        text=translations.text(letter, i18n.current_language()),
         individual=isinstance(form, IndividualSignForm), ref=partner.code if partner else None,
         form_token=token or embeds.form_token(letter.slug), count=listed.total,
         individuals=listed.individuals)
@@ -110,10 +115,10 @@ def count_badge(slug: str) -> ResponseReturnValue:
 
     def make() -> str:
         letter = public_letter(slug)
-        return embeds.badge_svg(letter.title, "signed by", listing.tally_text(
+        return embeds.badge_svg(letter.title, _("signed by"), count_words(
             listed.organizations, listed.individuals, letter.signers))
 
-    key = ("count.svg", stamp.id, stamp.updated_at, listed.revision)
+    key = ("count.svg", stamp.id, stamp.updated_at, listed.revision, current_language())
     response = Response(pagecache.PAGES.get(key, make), mimetype="image/svg+xml")
     response.cache_control.public = True
     response.cache_control.max_age = BADGE_MAX_AGE

@@ -14,6 +14,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import (
     audit,
@@ -33,8 +35,9 @@ def versions(slug: str) -> str:
     current text (with the button that reminds them, once each)."""
     letter = letter_or_404(slug)
     waiting, names = reconsent.waiting(letter)
-    changes = {v.id: differences.version_difference(differences.previous(v), v)
-               for v in letter.versions if v.number > 1}
+    before = {v.id: differences.previous(v) for v in letter.versions}  # of the same language
+    changes = {v.id: (earlier.number, differences.version_difference(earlier, v))
+               for v, earlier in ((v, before[v.id]) for v in letter.versions) if earlier}
     return render_template("admin/versions.html", letter=letter,
                            counts=moderation.version_counts(letter), changes=changes,
                            consent=reconsent.consent_version(letter), waiting=waiting,
@@ -63,7 +66,7 @@ def history(slug: str) -> str:
 def history_csv(slug: str) -> ResponseReturnValue:
     """Every entry of the letter's history that the filters select, as CSV, streamed."""
     letter = letter_or_404(slug)
-    chosen, _ = audit.filters(request.args, current_app.config["TZ"])
+    chosen, _problems = audit.filters(request.args, current_app.config["TZ"])
     return Response(
         stream_with_context(audit.csv_lines(letter.id, chosen)), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{letter.slug}-history.csv"'})
@@ -76,6 +79,6 @@ def remind_reconsent(slug: str) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         with writing():
             reminded = reconsent.remind(letter)
-        flash(f"Reminded {reminded} signer(s)." if reminded else
-              "Nobody to remind: each was reminded once already.", "success")
+        flash(ngettext("Reminded %(num)d signer(s).", "Reminded %(num)d signer(s).", reminded)
+              if reminded else _("Nobody to remind: each was reminded once already."), "success")
     return redirect(url_for("admin.versions", slug=slug), code=303)

@@ -18,11 +18,13 @@ from flask.typing import ResponseReturnValue
 from .. import (
     agreed,
     delivery,
+    i18n,
     listing,
     pagecache,
     share_image,
     spreadsheets,
 )
+from ..i18n import current_language
 from ..links import external_url
 from ..models import Letter
 from ..pdf import Pdf
@@ -140,11 +142,30 @@ def letter_pdf(slug: str, part: str = "letter") -> ResponseReturnValue:
     delivered), or the addendum of signatories listed after delivery. Never rendered here: while
     the first one is being made, 503 with Retry-After and a page that says so and refreshes."""
     letter = listed_letter(slug)
-    pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
-    if pdf is None and part == "addendum" and not delivery.has_addendum(letter):
-        abort(404)
-    name = f"{letter.slug}-addendum.pdf" if part == "addendum" else f"{letter.slug}.pdf"
-    return pdf_answer(letter, pdf, name, "inline")
+    language = _pdf_language(letter) if part != "addendum" else ""
+    if language:  # one of its translations: the same list, that language's text and headings
+        response = pdf_answer(letter, delivery.translated_pdf(letter, language),
+                              f"{letter.slug}-{language}.pdf", "inline")
+    else:
+        pdf = delivery.addendum_pdf(letter) if part == "addendum" else delivery.letter_pdf(letter)
+        if pdf is None and part == "addendum" and not delivery.has_addendum(letter):
+            abort(404)
+        name = f"{letter.slug}-addendum.pdf" if part == "addendum" else f"{letter.slug}.pdf"
+        response = pdf_answer(letter, pdf, name, "inline")
+    return response
+
+
+def _pdf_language(letter: Letter) -> str:
+    """The translation whose PDF is asked for: `?lang=`, else the visitor's language when the
+    letter has a translation in it; "" for the letter's own text."""
+    translated = letter.languages()[1:]
+    if not translated:
+        return ""
+    asked = request.args.get("lang", "")
+    if asked:
+        return asked if asked in translated else ""
+    i18n.use_stamp(letter)
+    return current_language() if current_language() in translated else ""
 
 
 def pdf_answer(letter: Letter, pdf: Pdf | None, filename: str,

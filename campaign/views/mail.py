@@ -10,6 +10,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import (
     outbox,
@@ -33,9 +35,10 @@ def outbox_page() -> str:
 def outbox_retry() -> ResponseReturnValue:
     ids = parse_ids(request.form.getlist("ids"))
     if ids is None:
-        flash("That selection names no message; nothing was queued.", "error")
+        flash(_("That selection names no message; nothing was queued."), "error")
     elif ActionForm().validate_on_submit():
         with writing():
             count = outbox.retry(ids)
-        flash(f"{count} message(s) queued again.", "success")
+        flash(ngettext("%(num)d message(s) queued again.", "%(num)d message(s) queued again.",
+                       count), "success")
     return redirect(url_for("admin.outbox_page"), code=303)

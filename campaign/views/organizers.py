@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -27,8 +28,9 @@ def role_choices(letter: Letter) -> list[SelectChoice]:
              for name in roles.ROLES if name != "partner"]
     partners = db.session.scalars(select(Partner).where(Partner.letter_id == letter.id)
                                   .order_by(Partner.name))
-    found += [SelectChoice(f"partner:{p.code}", f"Partner {p.name}: its own signatories and "
-                                                 "counts only") for p in partners]
+    found += [SelectChoice(f"partner:{p.code}", _("Partner %(name)s: its own signatories and "
+                                                   "counts only", name=p.name))
+              for p in partners]
     return found
 
 
@@ -47,12 +49,13 @@ def page(slug: str) -> ResponseReturnValue:
         except AccountError as exc:
             form.email.errors = [str(exc).capitalize() + "."]
         else:
-            flash(f"Invitation sent to {address}: its link works for "
-                  f"{roles.INVITATION_DAYS} days.", "success")
+            flash(_("Invitation sent to %(address)s: its link works for %(days)s days.",
+                    address=address, days=roles.INVITATION_DAYS), "success")
             return redirect(url_for("organizers.page", slug=letter.slug), code=303)
     status = 422 if form.is_submitted() else 200
     change = RoleForm()
-    change.role.choices = [*role_choices(letter), SelectChoice(REMOVE, "Remove from the letter")]
+    change.role.choices = [*role_choices(letter),
+                           SelectChoice(REMOVE, _("Remove from the letter"))]
     waiting = db.session.scalars(
         select(Invitation).where(Invitation.letter_id == letter.id,
                                  Invitation.accepted_at.is_(None),
@@ -60,7 +63,7 @@ def page(slug: str) -> ResponseReturnValue:
         .order_by(Invitation.created_at.desc()))
     return render_template("admin/organizers.html", letter=letter, form=form, change=change,
                            held=roles.organizers_of(letter), describe=roles.describe,
-                           waiting=list(waiting)), status
+                           role_name=roles.role_name, waiting=list(waiting)), status
 
 
 @bp.post("/letters/<slug>/organizers/<id:organizer_id>")
@@ -68,23 +71,24 @@ def change(slug: str, organizer_id: int) -> ResponseReturnValue:
     """Give an organizer of the letter another role, or take its role away."""
     letter = letter_or_404(slug)
     form = RoleForm()
-    form.role.choices = [*role_choices(letter), SelectChoice(REMOVE, "Remove")]
+    form.role.choices = [*role_choices(letter), SelectChoice(REMOVE, _("Remove"))]
     if not form.validate_on_submit():
-        flash("Choose one of the roles listed; nothing was changed.", "error")
+        flash(_("Choose one of the roles listed; nothing was changed."), "error")
         return redirect(url_for("organizers.page", slug=letter.slug), code=303)
     with writing():
         held = db.session.scalar(select(LetterRole).where(
             LetterRole.letter_id == letter.id, LetterRole.organizer_id == organizer_id))
         if held is None:
-            abort(404, "That organizer has no role on this letter.")
+            abort(404, _("That organizer has no role on this letter."))
         email = held.organizer.email
         if form.role.data == REMOVE:
             roles.revoke(letter, held.organizer)
-            done = f"{email} no longer organizes this letter."
+            done = _("%(email)s no longer organizes this letter.", email=email)
         else:
             role = roles.parse_role(letter, form.role.data or "")
             roles.grant(letter, held.organizer, role)
-            done = f"{email} is now {role.text} on this letter."
+            done = _("%(email)s is now %(role)s on this letter.", email=email,
+                     role=roles.role_name(role.text))
     flash(done, "success")
     return redirect(url_for("organizers.page", slug=letter.slug), code=303)
 
@@ -100,8 +104,8 @@ def accept(token: str) -> ResponseReturnValue:
     try:
         invitation = roles.invitation_for(token)
     except roles.InvitationError as exc:
-        return render_template("error.html", code=404, title="This invitation cannot be used",
-                               message=str(exc)), 404
+        return render_template("error.html", code=404,
+                               title=_("This invitation cannot be used"), message=str(exc)), 404
     letter = invitation.letter
     assert letter is not None
     existing = accounts.find(invitation.email) is not None
@@ -121,12 +125,12 @@ def accept(token: str) -> ResponseReturnValue:
             error = str(exc)
         else:
             if started is None:
-                flash("Your role on the letter is ready: log in to reach it.", "success")
+                flash(_("Your role on the letter is ready: log in to reach it."), "success")
                 return redirect(url_for("auth.login_page",
                                         next=url_for("admin.signatures", slug=slug)), code=303)
             session[sessions.KEY] = started
             login_user(organizer, remember=False)
-            flash("Welcome: your account is ready.", "success")
+            flash(_("Welcome: your account is ready."), "success")
             return redirect(url_for("admin.signatures", slug=slug), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/invitation.html", invitation=invitation, letter=letter,

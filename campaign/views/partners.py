@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from .. import partners
 from ..database import writing
@@ -41,7 +42,8 @@ def add_partner(slug: str) -> ResponseReturnValue:
         except PartnerError as exc:
             (form.name if exc.field == "name" else form.code).errors = [str(exc)]
         else:
-            flash(f"Added {name}: its link ends in ?ref={code}.", "success")
+            flash(_("Added %(name)s: its link ends in ?ref=%(code)s.", name=name, code=code),
+                  "success")
             return redirect(url_for("admin.partners_page", slug=letter.slug), code=303)
     return _page(letter_or_404(slug), form), 422
 
@@ -64,9 +66,9 @@ def rename_partner(slug: str, partner_id: int) -> ResponseReturnValue:
                 partners.rename(letter, partner, form.name.data or "")
                 name = partner.name
         except PartnerError as exc:
-            flash(f"Nothing was changed: {exc}", "error")
+            flash(_("Nothing was changed: %(reason)s", reason=str(exc)), "error")
         else:
-            flash(f"Renamed: now {name}.", "success")
+            flash(_("Renamed: now %(name)s.", name=name), "success")
     return redirect(url_for("admin.partners_page", slug=letter.slug), code=303)
 
 
@@ -82,5 +84,6 @@ def remove_partner(slug: str, partner_id: int) -> ResponseReturnValue:
         except PartnerError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Removed {name}: its link now counts for no partner.", "success")
+            flash(_("Removed %(name)s: its link now counts for no partner.", name=name),
+                  "success")
     return redirect(url_for("admin.partners_page", slug=letter.slug), code=303)

@@ -1,6 +1,8 @@
 """Public pages: open letters, the sign form, confirming, the signer list and its exports."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import (
     Blueprint,
     abort,
@@ -16,14 +18,15 @@ from sqlalchemy import text
 
 from .. import (
     delivery,
+    i18n,
     letters,
     listing,
-    markup,
     pagecache,
     partners,
     sharing,
     signing,
     tokens,
+    translations,
 )
 from ..database import writing
 from ..errors import BadToken, LetterNotOpen, SigningError
@@ -36,6 +39,7 @@ from ..forms import (
     SignForm,
     caught_by_trap,
 )
+from ..i18n import current_language
 from ..models import Letter, Partner, Signature
 from ..signing import SignerInput
 
@@ -99,8 +103,11 @@ def robots(status: str) -> dict[str, str]:
 def letter(slug: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _first_view(slug)
-    # the form the page showed, said by its address (nothing is read before sign(), which
-    # refuses a kind of signer the letter does not take)
+    # the letter's languages choose the language of the form's messages, as for the page
+    # (its kind of signer is not checked here: sign() refuses one the letter does not take)
+    shown = public_letter(slug)
+    i18n.use_stamp(shown)
+    # the form the page showed, said by its address
     form: SignForm | IndividualSignForm = (
         IndividualSignForm() if _wants_individual() else SignForm())
     problem = None
@@ -108,7 +115,7 @@ def letter(slug: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:  # checked, and its mail limits read, before the writing unit, which holds
             sent = signing.submission(  # SQLite's write lock for the inserts only
-                _signer_input(form, partner), ip=request.remote_addr,
+                _signer_input(form, partner, shown), ip=request.remote_addr,
                 honeypot=caught_by_trap(form, request.form))
             with writing():
                 outcome = signing.sign(slug, sent)
@@ -136,6 +143,7 @@ def _first_view(slug: str) -> ResponseReturnValue:
     (the delivery it shows is the letter's change and the list's): kept (pagecache.py), one
     per partner whose code the form carries (a visit through a partner's link)."""
     stamp, listed = stamped(slug)
+    i18n.use_stamp(stamp)
     individual = _wants_individual()
     partner = partners.ref_from_request(slug)
     key = ("letter", stamp.id, stamp.updated_at, stamp.status, listed.revision,
@@ -173,18 +181,26 @@ def _letter_page(letter: Letter, form: SignForm | IndividualSignForm, count: int
                  partner: Partner | None = None) -> str:
     """`count` signatories listed, `individuals` of them individuals; the form carries the
     code of the `partner` the visitor came with (`ref`)."""
+    text = translations.text(letter, current_language())
     return render_template(
-        "public/letter.html", letter=letter, body=markup.stored(letter.body_html), form=form,
+        "public/letter.html", letter=letter, text=text, body=text.body_html, form=form,
         count=count, individuals=individuals, problem=problem, delivered=delivery.summary(letter),
         individual=isinstance(form, IndividualSignForm),
         share=sharing.card(letter, count, individuals), ref=partner.code if partner else None)
 
 
-def _signer_input(form: SignForm | IndividualSignForm,
-                  partner: Partner | None = None) -> SignerInput:
-    """What the form sent, with the partner whose link the signer came through."""
-    if isinstance(form, IndividualSignForm):
-        return _individual_input(form, partner)
+def _signer_input(form: SignForm | IndividualSignForm, partner: Partner | None = None,
+                  letter: Letter | None = None) -> SignerInput:
+    """What the form sent, with the partner whose link the signer came through, the language
+    they signed in and the language of the text they read (of `letter`)."""
+    language = current_language()
+    shown = language if letter is not None and language in letter.languages() else ""
+    signer = _individual_input(form, partner) if isinstance(form, IndividualSignForm) \
+        else _organization_input(form, partner)
+    return dataclasses.replace(signer, language=language, text_language=shown)
+
+
+def _organization_input(form: SignForm, partner: Partner | None = None) -> SignerInput:
     return SignerInput(
         organization=form.organization.data or "", email=form.email.address,
         contact_name=form.contact_name.data or "", contact_title=form.contact_title.data or "",
@@ -214,6 +230,7 @@ def check_email(slug: str) -> str:
     """After signing: the address the signer typed, unsealed from the session; never read from
     the database, so the page cannot tell what it holds (signed, held, dropped)."""
     letter = public_letter(slug)
+    i18n.use_stamp(letter)
     return render_template("public/check_email.html", letter=letter,
                            email=tokens.unseal(session.get("signed")), form=ResendForm())
 
@@ -221,6 +238,7 @@ def check_email(slug: str) -> str:
 @bp.route("/letters/<slug>/resend", methods=["GET", "POST"])
 def resend(slug: str) -> ResponseReturnValue:
     letter = public_letter(slug)
+    i18n.use_stamp(letter)
     form = ResendForm()
     if form.validate_on_submit():
         with writing():
@@ -237,6 +255,7 @@ def resend(slug: str) -> ResponseReturnValue:
 def confirm(token: str) -> str | tuple[str, int]:
     try:
         signature = tokens.signature_for_token(token)
+        i18n.use_signer(signature.language)
     except BadToken as exc:
         letter = None
         if exc.signature_id is not None:

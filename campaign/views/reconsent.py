@@ -6,35 +6,39 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
-from .. import differences, markup, reconsent, signer_links
+from .. import differences, i18n, markup, reconsent, signer_links
 from ..database import writing
 from ..forms import ActionForm
+from ..i18n import _l
 from ..models import Signature
 from ..reconsent import NothingToConfirm
 
 bp = Blueprint("reconsent", __name__)
 
-UNKNOWN_LINK = ("This link is not known. Check that the whole link was copied from the email; "
-                "if the signature was deleted, the link no longer works.")
+UNKNOWN_LINK = _l("This link is not known. Check that the whole link was copied from the "
+                  "email; if the signature was deleted, the link no longer works.")
 
 
 def _signature(token: str) -> Signature:
     found = signer_links.signature_for(token)
     if found is None:
         abort(404, UNKNOWN_LINK)
+    i18n.use_signer(found.language)
     return found
 
 
 def _page(signature: Signature, token: str, done: bool = False,
           problem: str | None = None) -> str:
     letter = signature.letter
-    consent = reconsent.consent_version(letter)
+    language = reconsent.text_language(signature)
+    consent = reconsent.consent_version(letter, language)
     agreed = reconsent.has_agreed(signature)
     before = hunks = None
     if consent is not None and not agreed:
         before = differences.agreed_version(letter, signature.version_id, consent)
-        hunks = differences.version_difference(before, letter.current_version or consent)
+        hunks = differences.version_difference(before, letter.latest_version(language) or consent)
     return render_template(
         "public/reconsent.html", signature=signature, letter=letter, token=token,
         body=markup.stored(letter.body_html), agreed=agreed, before=before, hunks=hunks,
@@ -52,7 +56,7 @@ def page(token: str) -> str:
 def confirm(token: str) -> ResponseReturnValue:
     signature = _signature(token)
     if not ActionForm().validate_on_submit():
-        return _page(signature, token, problem="The form expired: press Confirm again."), 400
+        return _page(signature, token, problem=_("The form expired: press Confirm again.")), 400
     try:
         with writing():
             reconsent.confirm(signature)

@@ -7,26 +7,27 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from .. import signer_changes, signer_links
+from .. import i18n, signer_changes, signer_links
 from ..database import writing
 from ..forms import ActionForm, DetailsForm, IndividualDetailsForm
+from ..i18n import _l
 from ..models import Signature
 from ..signer_changes import Details, NotChangeable
 
 bp = Blueprint("signer", __name__)
 
-UNKNOWN_LINK = ("This link to a signer's page is not known. Check that the whole link was "
-                "copied from the email; if the signature was deleted, the link no longer works.")
+UNKNOWN_LINK = _l("This link to a signer's page is not known. Check that the whole link was "
+                  "copied from the email; if the signature was deleted, the link no longer works.")
 # What the page says after a change, by the `done` the change redirects with.
 DONE = {
-    "saved": "Your changes are saved.",
-    "review": "Your changes are saved. The organizers review the new name or scope before it is "
-              "listed again.",
-    "unchanged": "Nothing was changed.",
-    "withdrawn": "Your signature is withdrawn: it is no longer on the public list, and will not "
-                 "be in the letter.",
-    "requested": "Your request is sent: the organizers will withdraw your signature from the "
-                 "list.",
+    "saved": _l("Your changes are saved."),
+    "review": _l("Your changes are saved. The organizers review the new name or scope before it "
+                 "is listed again."),
+    "unchanged": _l("Nothing was changed."),
+    "withdrawn": _l("Your signature is withdrawn: it is no longer on the public list, and will "
+                    "not be in the letter."),
+    "requested": _l("Your request is sent: the organizers will withdraw your signature from the "
+                    "list."),
 }
 
 
@@ -35,6 +36,7 @@ def _signature(token: str) -> Signature:
     found = signer_links.signature_for(token)
     if found is None:
         abort(404, UNKNOWN_LINK)
+    i18n.use_signer(found.language)
     return found
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -31,10 +33,11 @@ def updates_page(slug: str) -> ResponseReturnValue:
     counts = updates.counts(letter)
     form = UpdateForm()
     form.audience.choices = [
-        SelectChoice("subscribers",
-                     f"Signers who asked to be kept updated ({counts['subscribers']:,})"),
-        SelectChoice("signers", f"Every confirmed signer ({counts['signers']:,}) — only for "
-                                "news about their signature, such as the delivery")]
+        SelectChoice("subscribers", _("Signers who asked to be kept updated (%(count)s)",
+                                      count=format(counts["subscribers"], ","))),
+        SelectChoice("signers", _("Every confirmed signer (%(count)s) — only for news about "
+                                  "their signature, such as the delivery",
+                                  count=format(counts["signers"], ",")))]
     preview = None
     if form.validate_on_submit():
         try:  # checked, and the preview written, before any writing unit
@@ -49,7 +52,9 @@ def updates_page(slug: str) -> ResponseReturnValue:
             _show_at_field(form, exc)
         else:
             if preview is None:
-                flash(f"The update is on its way to {count:,} address(es).", "success")
+                flash(ngettext("The update is on its way to %(count)s address(es).",
+                               "The update is on its way to %(count)s address(es).", count,
+                               count=format(count, ",")), "success")
                 return redirect(url_for("updates.updates_page", slug=letter.slug), code=303)
     status = 422 if form.is_submitted() and preview is None else 200
     return render_template(
@@ -75,8 +80,8 @@ def page(token: str) -> ResponseReturnValue:
     address the link was sent to from that letter's updates, and nothing else, however often."""
     signature = updates.signature_for(token)
     if signature is None:
-        abort(404, "This unsubscribe link is not valid: it may have been cut off or changed. "
-                   "Copy the whole link from the email.")
+        abort(404, _("This unsubscribe link is not valid: it may have been cut off or changed. "
+                     "Copy the whole link from the email."))
     letter = signature.letter
     done = updates.unsubscribed(signature)
     if request.method == "POST":
