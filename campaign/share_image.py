@@ -22,7 +22,7 @@ from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
-from .database import reading, writing
+from .database import reading, upsert_insert, writing
 from .extensions import db
 from .models import Letter, ShareImage, utcnow
 
@@ -233,11 +233,10 @@ def make_due() -> int:
             letter = db.session.get(Letter, letter_id)
             if letter is None or shown_for(letter) != what:
                 continue
-            image = db.session.get(ShareImage, letter_id)
-            if image is None:
-                image = ShareImage(letter_id=letter_id)
-                db.session.add(image)
-            image.content_hash, image.png, image.made_at = content_hash, png, utcnow()
+            # an upsert: workers on several hosts may sweep at once (the last one's stays)
+            values = {"content_hash": content_hash, "png": png, "made_at": utcnow()}
+            db.session.execute(upsert_insert()(ShareImage).values(letter_id=letter_id, **values)
+                               .on_conflict_do_update(index_elements=["letter_id"], set_=values))
             made += 1
     if made:
         log.info("made the share images of %d letters", made)
