@@ -63,7 +63,8 @@ def sign_forms(count: int = 200) -> list[str]:
 
 
 def bench_http(database: str, url: str, folder: Path, quick: bool) -> list[Row]:
-    """At `listed` approved signatories: /healthz (the baseline), the letter page, the public
+    """At `listed` approved signatories: /healthz (the baseline), the letter page (also in
+    Spanish, ?lang=es: the interface's translations, and a page kept per language), the public
     list (first page, the middle page, the JSON's first page) and sign submissions, each loaded
     by wrk in slices taken in turn, so that the baseline and each subject share the moments of a
     shared, noisy machine; the ratios are taken within the run."""
@@ -81,6 +82,7 @@ def bench_http(database: str, url: str, folder: Path, quick: bool) -> list[Row]:
         pages = {
             "healthz": ("/healthz", "/healthz (baseline)"),
             "letter": (f"/letters/{slug}", "letter page"),
+            "letter_es": (f"/letters/{slug}?lang=es", "letter page in Spanish (?lang=es)"),
             "first": (f"/letters/{slug}/signers", "signer list, first page"),
             "middle": (f"/letters/{slug}/signers?page={middle}", f"signer list, page {middle}"),
             "json": (f"/letters/{slug}/signers.json", "signer list JSON, first page"),
@@ -102,7 +104,7 @@ def bench_http(database: str, url: str, folder: Path, quick: bool) -> list[Row]:
         base = loads["healthz"]
         rows.append((database, f"{pages['healthz'][1]}, {listed:,} listed", *figures(base),
                      str(base.over_399 + base.socket_errors), "baseline"))
-        for name in ("letter", "first", "middle", "json"):
+        for name in ("letter", "letter_es", "first", "middle", "json"):
             load = loads[name]
             rows.append((database, f"{pages[name][1]}, {listed:,} listed", *figures(load),
                          str(load.over_399 + load.socket_errors),

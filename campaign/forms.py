@@ -7,6 +7,7 @@ import unicodedata
 from typing import Any
 
 import pycountry
+from babel import support
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -27,6 +28,7 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path as wtforms_messages_path
 from wtforms.validators import (
     URL,
     DataRequired,
@@ -40,9 +42,26 @@ from wtforms.validators import (
 )
 
 from .errors import SigningError
-from .i18n import LANGUAGES, _l
+from .i18n import LANGUAGES, _l, current_language
 from .models import LETTER_STATUSES
 from .text import SLUG_RE, Address, normalize_email
+
+
+@functools.cache
+def _wtforms_messages(language: str) -> support.NullTranslations:
+    """WTForms' own messages in `language` (its shipped catalogs), read once per process."""
+    return support.Translations.load(wtforms_messages_path(), [language], domain="wtforms")
+
+
+class Form(FlaskForm):
+    """The forms' base: WTForms' own messages ("This field is required.") in the request's
+    language, from catalogs read once per process (Flask-WTF's own i18n reads the catalog
+    again on every request that uses one)."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> support.NullTranslations:
+            return _wtforms_messages(current_language())
+
 
 SIGNER_CHOICES = [
     SelectChoice("organizations", _l("Organizations")),
@@ -186,7 +205,7 @@ def _address_problem(typed: str, problem: SigningError) -> str:
     return str(problem)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], filters=STRIP)
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
     submit = SubmitField(_l("Log in"))
@@ -196,7 +215,7 @@ STATUS_LABELS = {"draft": _l("Draft"), "collecting": _l("Collecting (private unt
                  "open": _l("Open"), "closed": _l("Closed")}
 
 
-class LetterForm(FlaskForm):
+class LetterForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)], filters=STRIP)
     slug = StringField(
         _l("Address (slug)"),
@@ -249,7 +268,7 @@ class LetterForm(FlaskForm):
     submit = SubmitField(_l("Save letter"))
 
 
-class SignForm(FlaskForm):
+class SignForm(Form):
     organization = StringField(_l("Organization name"),
                                validators=[DataRequired(), Length(max=300)], filters=VISIBLE)
     contact_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)],
@@ -294,7 +313,7 @@ class SignForm(FlaskForm):
     submit = SubmitField(_l("Sign the letter"))
 
 
-class IndividualSignForm(FlaskForm):
+class IndividualSignForm(Form):
     """The sign form of a person signing for themselves (a letter whose `signers` take
     individuals). The fields it shares with SignForm are SignForm's own: the same labels and
     checks, and the same spam traps."""
@@ -328,27 +347,27 @@ def caught_by_trap(form: SignForm | IndividualSignForm, sent: Any) -> bool:
     return "leave_empty" not in sent or bool(form.leave_empty.data) or bool(form.comment.data)
 
 
-class ResendForm(FlaskForm):
+class ResendForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254),
                                                 Email(check_deliverability=False)], filters=STRIP)
     submit = SubmitField(_l("Send a new link"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField(_l("Confirm my signature"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A bare form for a button: carries only the CSRF token."""
 
 
-class RenameForm(FlaskForm):
+class RenameForm(Form):
     display_name = StringField(_l("Shown as"), validators=[Optional(), Length(max=300)],
                                filters=STRIP)
     submit = SubmitField(_l("Save name"))
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(Form):
     """A letter's new partner; partners.check_code and check_name say what is wrong with it."""
 
     code = StringField(_l("Code"), filters=STRIP, description=_l("In the partner's link: "
@@ -357,21 +376,21 @@ class PartnerForm(FlaskForm):
     submit = SubmitField(_l("Add partner"))
 
 
-class PartnerNameForm(FlaskForm):
+class PartnerNameForm(Form):
     """Another name for a partner (its code, in links already given out, stays)."""
 
     name = StringField(_l("Name"), filters=STRIP)
     submit = SubmitField(_l("Rename"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("CSV file"),
                      validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("A .csv file"))])
     approved = BooleanField(_l("List them at once (approved)"))
     submit = SubmitField(_l("Import"))
 
 
-class LetterheadForm(FlaskForm):
+class LetterheadForm(Form):
     coalition_name = StringField(_l("Coalition name on the letterhead"),
                                  validators=[Optional(), Length(max=200)])
     logo = FileField(_l("Logo on the letterhead (PNG or JPEG, at most 2 MB)"),
@@ -389,7 +408,7 @@ class LetterheadForm(FlaskForm):
     save = SubmitField(_l("Save"))
 
 
-class DeliverForm(FlaskForm):
+class DeliverForm(Form):
     notify = BooleanField(_l("Tell the signatories by email that the letter was delivered"),
                           default=True)
     confirm = BooleanField(_l("I have checked the PDF: close the letter and deliver it"),
@@ -397,7 +416,7 @@ class DeliverForm(FlaskForm):
     submit = SubmitField(_l("Close and deliver"))
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(Form):
     """An organization's signer correcting their details on their own page: the sign form's
     fields and checks, but for the email (a signature is its confirmed address)."""
 
@@ -413,7 +432,7 @@ class DetailsForm(FlaskForm):
     submit = SubmitField(_l("Save changes"))
 
 
-class IndividualDetailsForm(FlaskForm):
+class IndividualDetailsForm(Form):
     """A person signing for themselves correcting their details: the individual sign form's
     fields and checks, but for the email."""
 
@@ -426,7 +445,7 @@ class IndividualDetailsForm(FlaskForm):
     submit = DetailsForm.submit
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(Form):
     """An update to a letter's signers; the view puts each audience's count in its label."""
 
     audience = RadioField(_l("Who gets it"), default="subscribers",
@@ -439,7 +458,7 @@ class UpdateForm(FlaskForm):
     send = SubmitField(_l("Send"))
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     """Invite someone to organize a letter; the view lists the roles (a partner's among them)."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)], filters=STRIP)
@@ -447,14 +466,14 @@ class InviteForm(FlaskForm):
     submit = SubmitField(_l("Send the invitation"))
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     """Change an organizer's role on a letter, or ("remove") take it away."""
 
     role = SelectField(_l("Role"))
     submit = SubmitField(_l("Change"))
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(Form):
     """Accepting an invitation with a new account: a name and a password, typed twice."""
 
     name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)], filters=STRIP)
@@ -464,7 +483,7 @@ class InvitationForm(FlaskForm):
     submit = SubmitField(_l("Create my account"))
 
 
-class TranslationForm(FlaskForm):
+class TranslationForm(Form):
     """A letter's text in another language (translations.py)."""
 
     language = StringField(_l("Language"), validators=[DataRequired(), Length(max=16)],
@@ -484,7 +503,7 @@ class TranslationForm(FlaskForm):
     submit = SubmitField(_l("Save translation"))
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     """An organizer's own language for the organizer pages."""
 
     language = SelectField(_l("Language"), choices=[

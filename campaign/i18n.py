@@ -1,7 +1,8 @@
 """The interface's language: Flask-Babel, its catalogs (campaign/translations) and how a request
 chooses English or Spanish.
 
-A visitor's choice comes first: `?lang=es` on any page; then an organizer's own language on the
+A visitor's choice comes first: `?lang=es` on any page (or the language a posted sign form was
+shown in, its hidden `lang` field); then an organizer's own language on the
 organizer pages; then the choice kept in the `lang` cookie; then, on a signer's own pages (the
 links of their emails), the language they signed in; then the browser's `Accept-Language`. On a
 letter's pages (use_letter) a browser language the letter has no text in gives way to the
@@ -34,6 +35,7 @@ DEFAULT = "en"
 LANGUAGES = {"en": "English", "es": "Español"}
 COOKIE = "lang"
 COOKIE_DAYS = 365
+VARY = ("Cookie", "Accept-Language")
 
 babel = Babel()
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ def known(code: str | None) -> str | None:
 def select_locale() -> str:
     if not has_request_context():  # the command line, the worker (which forces its own)
         return cli_language()
-    chosen = known(request.args.get("lang"))
+    chosen = known(request.args.get("lang")) or _posted_language()
     if chosen:
         return chosen
     if request.path.startswith("/admin") and current_user and current_user.is_authenticated:
@@ -94,6 +96,17 @@ def select_locale() -> str:
     if best:
         return best
     return g.get("letter_language") or DEFAULT
+
+
+def _posted_language() -> str | None:
+    """The language a posted form was shown in (its hidden `lang` field: the sign forms), so
+    that its answer, and the messages of its fields, are in it without reading the letter."""
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    try:
+        return known(request.form.get("lang"))
+    except Exception:  # a body too large or malformed: its own error answers it
+        return None
 
 
 def use_letter(language: str, translations: Iterable[str] = ()) -> None:
@@ -119,7 +132,8 @@ def use_stamp(stamp: Any) -> None:
 
 
 def current_language() -> str:
-    return str(get_locale() or DEFAULT)
+    found = get_locale()
+    return found.language if found is not None else DEFAULT
 
 
 def language_name(code: str) -> str:
@@ -145,8 +159,7 @@ def _remember_choice(response):  # type: ignore[no-untyped-def]
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_DAYS * 86400, samesite="Lax",
                             secure=request.is_secure, httponly=True)
     # a page's language follows the cookie and the browser's: caches keep one per language
-    response.vary.add("Cookie")
-    response.vary.add("Accept-Language")
+    response.vary.update(VARY)
     return response
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     exists,
     func,
     literal,
@@ -66,7 +67,7 @@ class SignerInput:
     affiliation: str = ""  # an individual's (scope "individual"), shown for identification only
     partner_id: int | None = None  # the letter's partner whose link it came through (partners.py)
     language: str = ""  # the interface's language it was signed in, for its emails ("": en)
-    text_language: str = ""  # the language of the text signed ("": the letter's own)
+    text_language: str = ""  # the text's language it asks for ("": the letter's own)
 
 
 @dataclass
@@ -295,9 +296,12 @@ def _insert_statement(dialect: str, limited: bool) -> Any:
     insert = upsert_insert(dialect)
     table, letter = Signature.__table__, Letter.__table__
     assert isinstance(table, Table) and isinstance(letter, Table)
-    # the latest version of the text signed: its language's, or the letter's own
-    shown = func.coalesce(func.nullif(bindparam("text_language", type_=String), ""),
-                          letter.c.language)
+    # the latest version of the text signed: of the language it was signed in when the letter
+    # has a text in it (its own, or a translation), else of the letter's own
+    asked = bindparam("text_language", type_=String)
+    shown = case((or_(letter.c.language == asked,
+                      ("," + letter.c.translated_to + ",").contains("," + asked + ",")), asked),
+                 else_=letter.c.language)
     latest = (select(LetterVersion.id)
               .where(LetterVersion.letter_id == letter.c.id, LetterVersion.language == shown)
               .order_by(LetterVersion.number.desc()).limit(1).scalar_subquery())

@@ -58,7 +58,7 @@ def form(slug: str) -> ResponseReturnValue:
     else:
         if sent.validate_on_submit():
             try:  # as the letter's page signs (views/public.py letter())
-                submission = signing.submission(_signer_input(sent, partner, letter),
+                submission = signing.submission(_signer_input(sent, partner),
                                                 ip=request.remote_addr,
                                                 honeypot=caught_by_trap(sent, request.form))
                 with writing():

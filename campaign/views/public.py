@@ -103,11 +103,9 @@ def robots(status: str) -> dict[str, str]:
 def letter(slug: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _first_view(slug)
-    # the letter's languages choose the language of the form's messages, as for the page
-    # (its kind of signer is not checked here: sign() refuses one the letter does not take)
-    shown = public_letter(slug)
-    i18n.use_stamp(shown)
-    # the form the page showed, said by its address
+    # the form the page showed, said by its address, in the language it was shown in (its
+    # hidden `lang`: i18n.py); nothing is read before sign(), which refuses a kind of signer
+    # the letter does not take
     form: SignForm | IndividualSignForm = (
         IndividualSignForm() if _wants_individual() else SignForm())
     problem = None
@@ -115,7 +113,7 @@ def letter(slug: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:  # checked, and its mail limits read, before the writing unit, which holds
             sent = signing.submission(  # SQLite's write lock for the inserts only
-                _signer_input(form, partner, shown), ip=request.remote_addr,
+                _signer_input(form, partner), ip=request.remote_addr,
                 honeypot=caught_by_trap(form, request.form))
             with writing():
                 outcome = signing.sign(slug, sent)
@@ -189,15 +187,14 @@ def _letter_page(letter: Letter, form: SignForm | IndividualSignForm, count: int
         share=sharing.card(letter, count, individuals), ref=partner.code if partner else None)
 
 
-def _signer_input(form: SignForm | IndividualSignForm, partner: Partner | None = None,
-                  letter: Letter | None = None) -> SignerInput:
-    """What the form sent, with the partner whose link the signer came through, the language
-    they signed in and the language of the text they read (of `letter`)."""
-    language = current_language()
-    shown = language if letter is not None and language in letter.languages() else ""
+def _signer_input(form: SignForm | IndividualSignForm,
+                  partner: Partner | None = None) -> SignerInput:
+    """What the form sent, with the partner whose link the signer came through and the
+    language they signed in (and so read the letter in, when it has a text in it: sign())."""
     signer = _individual_input(form, partner) if isinstance(form, IndividualSignForm) \
         else _organization_input(form, partner)
-    return dataclasses.replace(signer, language=language, text_language=shown)
+    return dataclasses.replace(signer, language=current_language(),
+                               text_language=current_language())
 
 
 def _organization_input(form: SignForm, partner: Partner | None = None) -> SignerInput:
