@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 from support import SIGNER, form_fields, submit, text_of, with_smtp
 
-from campaign import forms, outbox, signing, text
+from campaign import fields, outbox, signing, text
 from campaign.database import reading, writing
 from campaign.extensions import db
 from campaign.models import Letter, OutboxMessage, Signature, utcnow
@@ -305,7 +305,7 @@ def test_an_email_is_checked_once_per_submission(client, make_letter, monkeypatc
         checked.append(address)
         return check(address, *args, **kwargs)
 
-    for module in (email_validator, text, forms):
+    for module in (email_validator, text, fields):
         monkeypatch.setattr(module, "validate_email", counted)
     assert sign(client, email="Rosa@Sunrise.example.org").status_code == 303
     assert checked == ["Rosa@Sunrise.example.org"]

@@ -39,13 +39,14 @@ from .. import (
     signer_changes,
     spreadsheets,
 )
+from ..admin_forms import ImportForm, LetterForm, RenameForm
 from ..database import writing
 from ..errors import (
     ImportProblem,
     LetterError,
 )
 from ..extensions import db
-from ..forms import ActionForm, ImportForm, LetterForm, RenameForm
+from ..fields import ActionForm
 from ..i18n import _l
 from ..letters import LetterText
 from ..models import Letter, Signature

@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, sessions
+from ..admin_forms import LoginForm
 from ..database import writing
-from ..forms import ActionForm, LoginForm
+from ..fields import ActionForm
 from ..i18n import _l
 
 bp = Blueprint("auth", __name__)

@@ -24,13 +24,14 @@ from .. import (
     renders,
     uploads,
 )
+from ..admin_forms import DeliverForm, LetterheadForm
 from ..database import writing
 from ..errors import (
     DeliveryError,
     DeliveryUnderway,
     UploadRejected,
 )
-from ..forms import ActionForm, DeliverForm, LetterheadForm
+from ..fields import ActionForm
 from .admin import audit_export, bp, letter_or_404
 from .lists import pdf_answer
 

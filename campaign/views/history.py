@@ -24,7 +24,7 @@ from .. import (
     reconsent,
 )
 from ..database import writing
-from ..forms import ActionForm
+from ..fields import ActionForm
 from ..text import page_number
 from .admin import bp, letter_or_404
 

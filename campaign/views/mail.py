@@ -17,7 +17,7 @@ from .. import (
     outbox,
 )
 from ..database import writing
-from ..forms import ActionForm
+from ..fields import ActionForm
 from ..text import parse_ids
 from .admin import bp
 

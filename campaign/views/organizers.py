@@ -10,10 +10,11 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from .. import accounts, roles, sessions
+from ..admin_forms import InvitationForm, InviteForm, RoleForm
 from ..database import writing
 from ..errors import AccountError
 from ..extensions import db
-from ..forms import ActionForm, InvitationForm, InviteForm, RoleForm
+from ..fields import ActionForm
 from ..models import Invitation, Letter, LetterRole, Partner, utcnow
 from .admin import letter_or_404
 

@@ -8,9 +8,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import partners
+from ..admin_forms import PartnerForm, PartnerNameForm
 from ..database import writing
 from ..errors import PartnerError
-from ..forms import ActionForm, PartnerForm, PartnerNameForm
+from ..fields import ActionForm
 from ..models import Letter, Partner
 from .admin import bp, letter_or_404
 

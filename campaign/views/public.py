@@ -31,14 +31,8 @@ from .. import (
 from ..database import writing
 from ..errors import BadToken, LetterNotOpen, SigningError
 from ..extensions import db
-from ..forms import (
-    ActionForm,
-    ConfirmForm,
-    IndividualSignForm,
-    ResendForm,
-    SignForm,
-    caught_by_trap,
-)
+from ..fields import ActionForm
+from ..forms import ConfirmForm, IndividualSignForm, ResendForm, SignForm, caught_by_trap
 from ..i18n import current_language
 from ..models import Letter, Partner, Signature
 from ..signing import SignerInput

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from .. import differences, i18n, markup, reconsent, signer_links
 from ..database import writing
-from ..forms import ActionForm
+from ..fields import ActionForm
 from ..i18n import _l
 from ..models import Signature
 from ..reconsent import NothingToConfirm

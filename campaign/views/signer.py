@@ -9,7 +9,8 @@ from flask.typing import ResponseReturnValue
 
 from .. import i18n, signer_changes, signer_links
 from ..database import writing
-from ..forms import ActionForm, DetailsForm, IndividualDetailsForm
+from ..fields import ActionForm
+from ..forms import DetailsForm, IndividualDetailsForm
 from ..i18n import _l
 from ..models import Signature
 from ..signer_changes import Details, NotChangeable

@@ -9,9 +9,10 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import audit, i18n, translations
+from ..admin_forms import LanguageForm, TranslationForm
 from ..database import writing
 from ..errors import LetterError
-from ..forms import ActionForm, LanguageForm, TranslationForm
+from ..fields import ActionForm
 from ..models import Letter
 from .admin import bp, letter_or_404
 

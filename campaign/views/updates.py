@@ -10,10 +10,10 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from .. import markup, updates
+from ..admin_forms import UpdateForm
 from ..database import writing
 from ..errors import UpdateError
 from ..extensions import csrf
-from ..forms import UpdateForm
 from .admin import letter_or_404
 
 bp = Blueprint("updates", __name__, url_prefix="/admin")
