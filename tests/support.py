@@ -150,20 +150,36 @@ def form_fields(html: str, button: str | None = None) -> tuple[str | None, dict[
         texts = [b.get_text(" ") or b.get("value", "") for b in form.find_all(["button", "input"])
                  if b.name == "button" or b.get("type") == "submit"]
         if button is None or any(button.lower() in t.lower() for t in texts):
-            values = {}
-            for inp in form.find_all(["input", "select", "textarea"]):
-                name = inp.get("name")
-                if not name or inp.get("type") in ("submit", "checkbox", "file"):
-                    continue
-                if inp.name == "select":
-                    chosen = inp.find("option", selected=True) or inp.find("option")
-                    values[name] = chosen.get("value", "") if chosen else ""
-                elif inp.name == "textarea":
-                    values[name] = inp.get_text()
-                else:
-                    values[name] = inp.get("value", "")
-            return form.get("action"), values
+            return form.get("action"), form_values(form)
     raise AssertionError(f"no form with a {button!r} button")
+
+
+def form_by_action(html: str, action: str) -> dict[str, str]:
+    """The values of the form posting to `action` (its path), found by its address rather than
+    its button, whose label may be in another language."""
+    for form in BeautifulSoup(html, "html.parser").find_all("form", method="post"):
+        if (form.get("action") or "").split("?")[0] == action:
+            return form_values(form)
+    raise AssertionError(f"no form posting to {action}")
+
+
+def form_values(form: Any) -> dict[str, str]:
+    """What a browser would send of a form as it stands: hidden fields, typed text, the chosen
+    options and the checked radio button (checkboxes, files and buttons left to the caller)."""
+    values = {}
+    for inp in form.find_all(["input", "select", "textarea"]):
+        name, kind = inp.get("name"), inp.get("type")
+        if not name or kind in ("submit", "checkbox", "file") or \
+                (kind == "radio" and not inp.has_attr("checked")):
+            continue
+        if inp.name == "select":
+            chosen = inp.find("option", selected=True) or inp.find("option")
+            values[name] = chosen.get("value", "") if chosen else ""
+        elif inp.name == "textarea":
+            values[name] = inp.get_text()
+        else:
+            values[name] = inp.get("value", "")
+    return values
 
 
 def submit(client: Any, url: str, data: dict[str, Any], button: str | None = None,

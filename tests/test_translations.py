@@ -18,7 +18,7 @@ import flask_babel
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
-from support import PASSWORD, SIGNER, submit
+from support import PASSWORD, SIGNER, form_by_action, submit
 from support_pdf import one_line, pdf_text
 
 from campaign import letter_files, letters, tokens, translations
@@ -63,32 +63,6 @@ def letter_shown(soup: Any) -> tuple[str, str, str]:
     article = soup.find("article", class_="letter")
     return (str(article["lang"]), article.find("h1").get_text(strip=True),
             " ".join(article.find(class_="body").get_text(" ").split()))
-
-
-def form_by_action(html: str, action: str) -> dict[str, str]:
-    """The values of the form posting to `action` (its path): hidden fields, typed text and the
-    checked radio button. Found by its address, not its button, whose label may be Spanish."""
-    forms: list[Any] = BeautifulSoup(html, "html.parser").find_all("form", method="post")
-    for form in forms:
-        if (form.get("action") or "").split("?")[0] != action:
-            continue
-        values: dict[str, str] = {}
-        fields: list[Any] = form.find_all(["input", "select", "textarea"])
-        for field in fields:
-            name = field.get("name")
-            kind = field.get("type")
-            if not name or kind in ("submit", "checkbox", "file") or \
-                    (kind == "radio" and not field.has_attr("checked")):
-                continue
-            if field.name == "select":
-                chosen = field.find("option", selected=True) or field.find("option")
-                values[name] = chosen.get("value", "") if chosen else ""
-            elif field.name == "textarea":
-                values[name] = field.get_text()
-            else:
-                values[name] = field.get("value", "")
-        return values
-    raise AssertionError(f"no form posting to {action}")
 
 
 def write_file(path: Path, language: str, title: str, body: str,
