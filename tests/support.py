@@ -164,13 +164,12 @@ def form_by_action(html: str, action: str) -> dict[str, str]:
 
 
 def form_values(form: Any) -> dict[str, str]:
-    """What a browser would send of a form as it stands: hidden fields, typed text, the chosen
-    options and the checked radio button (checkboxes, files and buttons left to the caller)."""
+    """The values of a form as it stands: hidden fields, typed text, the chosen options, a radio
+    group's last value (checkboxes, files and buttons are left to the caller)."""
     values = {}
     for inp in form.find_all(["input", "select", "textarea"]):
-        name, kind = inp.get("name"), inp.get("type")
-        if not name or kind in ("submit", "checkbox", "file") or \
-                (kind == "radio" and not inp.has_attr("checked")):
+        name = inp.get("name")
+        if not name or inp.get("type") in ("submit", "checkbox", "file"):
             continue
         if inp.name == "select":
             chosen = inp.find("option", selected=True) or inp.find("option")
