@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from flask import (
     Blueprint,
+    Response,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -61,6 +64,15 @@ def healthz() -> tuple[dict[str, str], int]:
         db.session.rollback()
         return {"status": "database unavailable"}, 503
     return {"status": "ok"}, 200
+
+
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Browsers and feed readers ask for /favicon.ico whatever a page links: the icon, not a 404.
+    (The pages link static/favicon.svg.) Its bytes, not a file stream a client may leave open."""
+    icon = Path(current_app.static_folder or "", "favicon.ico").read_bytes()
+    return Response(icon, mimetype="image/vnd.microsoft.icon",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 def stamped(slug: str) -> tuple[listing.Stamp, listing.ListState]:
