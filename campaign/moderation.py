@@ -1,12 +1,14 @@
 """Moderation: what organizers decide about signatures (approve, reject, rename, release held
-ones), the flags that tell them what to look at, and the counts of their queues."""
+ones, discard held spam), the flags that tell them what to look at, and the counts of their
+queues. Which signatures a page or a bulk action is about: moderation_queue.py."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from . import audit, listing, signing
 from .database import changed
@@ -21,16 +23,26 @@ FREE_MAIL = {
 }
 # Second-level labels under which a country's registrable names sit: example.org.uk, example.com.au
 SECOND_LEVEL = {"ac", "co", "com", "edu", "gob", "gov", "gv", "ne", "net", "or", "org"}
+# The signatures a decision is about: ids ticked on a page, or a condition on the signature
+# table (moderation_queue.chosen: the filters of "all N matching", run again on the server;
+# a condition rather than `id IN (subquery)`, which a planner without fresh statistics, just
+# after a large import, runs as a nested loop of millions of rows)
+Choice = Iterable[int] | ColumnElement[bool]
 
 
-def decide(letter: Letter, ids: Iterable[int], approve: bool) -> int:
-    """Approve or reject confirmed signatures of this letter; returns how many changed.
+def _picked(ids: Choice) -> ColumnElement[bool]:
+    return ids if isinstance(ids, ColumnElement) else Signature.id.in_(list(ids))
+
+
+def decide(letter: Letter, ids: Choice, approve: bool) -> int:
+    """Approve or reject confirmed signatures of this letter (`ids`: a list, or a condition such
+    as moderation_queue.chosen()); returns how many changed.
 
     Audited in the same unit: one decision names its signatory; a bulk one is one entry with
     the count from each status and the first names (audit.NAMES_SHOWN), so that approving
     5,000 costs two reads more, not 5,000 rows of log."""
     target = "approved" if approve else "rejected"
-    chosen = (Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
+    chosen = (Signature.letter_id == letter.id, _picked(ids),
               Signature.status.in_(("pending", "approved", "rejected")),
               Signature.status != target)
     before: dict[str, int] = {status: int(n) for status, n in db.session.execute(
@@ -64,13 +76,13 @@ def _named(names: list[str], count: int) -> list[str]:
     return [*names, f"and {more:,} more"] if more > 0 else names
 
 
-def release(letter: Letter, ids: Iterable[int]) -> tuple[int, int]:
+def release(letter: Letter, ids: Choice) -> tuple[int, int]:
     """Let held submissions go on: they get their verification email now, within the limits of
     mail to one mailbox (signing.MAILBOX_LIMITS: releasing held spam aimed at one address must
     not flood it). Returns how many were released, and how many of them were not mailed (they
     can ask for a new link later)."""
     held = db.session.scalars(
-        select(Signature).where(Signature.letter_id == letter.id, Signature.id.in_(list(ids)),
+        select(Signature).where(Signature.letter_id == letter.id, _picked(ids),
                                 Signature.held.is_(True))
     ).all()
     waiting = [signature for signature in held if signature.status == "unconfirmed"]
@@ -90,6 +102,23 @@ def release(letter: Letter, ids: Iterable[int]) -> tuple[int, int]:
     return len(held), verdicts.count(False)
 
 
+def discard(letter: Letter, ids: Choice) -> int:
+    """Delete held submissions (spam caught by the trap or the rate limit) for good; returns how
+    many. Only held ones: a signature anyone confirmed is rejected, never deleted, so that its
+    history stays. One audit entry names the count and the first names."""
+    chosen = (Signature.letter_id == letter.id, _picked(ids), Signature.held.is_(True))
+    names = _first_names(chosen)
+    count = changed(db.session.execute(delete(Signature).where(*chosen)
+                                       .execution_options(synchronize_session=False)))
+    db.session.expire_all()
+    if count:
+        audit.record(letter, "signature.discard",
+                     names[0] if count == 1 and names else f"{count:,} held submissions",
+                     before={"held": count}, after={"discarded": count,
+                                                    "names": _named(names, count)})
+    return count
+
+
 def rename(signature: Signature, display_name: str) -> None:
     """Set how the organization's name is shown; blank goes back to what was submitted."""
     shown = clean_text(display_name)
@@ -104,22 +133,29 @@ def rename(signature: Signature, display_name: str) -> None:
 # ------------------------------------------------------------------ what to look at
 
 
-def flags(signature: Signature, same_org_count: int) -> list[str]:
-    """What an organizer should look at before approving."""
+class Flag(NamedTuple):
+    kind: str  # "duplicate", "free_mail", "domain", "held"
+    text: str
+
+
+def flags(signature: Signature, duplicate: bool) -> list[Flag]:
+    """What an organizer should look at before approving; `duplicate`: another signature of the
+    letter, not rejected, has its organization key (moderation_queue.matches names it)."""
     found = []
-    if same_org_count > 1:
-        found.append(_("same name signed more than once") if signature.is_individual
-                     else _("same organization signed more than once"))
+    if duplicate:
+        found.append(Flag("duplicate", _("same name signed more than once")
+                          if signature.is_individual
+                          else _("same organization signed more than once")))
     domain = (signature.email or "").rpartition("@")[2]
     if domain in FREE_MAIL:
         if not signature.is_individual:  # a person's own address is no sign of anything
-            found.append(_("free-mail address"))
+            found.append(Flag("free_mail", _("free-mail address")))
     elif domain and signature.website:
         site = re.sub(r"^[a-z]+://", "", signature.website.lower()).split("/")[0].split(":")[0]
         if site and _base_domain(site) != _base_domain(domain):
-            found.append(_("email domain differs from the website's"))
+            found.append(Flag("domain", _("email domain differs from the website's")))
     if signature.held:
-        found.append(_("held: over the rate limit or caught by the spam trap"))
+        found.append(Flag("held", _("held: over the rate limit or caught by the spam trap")))
     return found
 
 
@@ -128,17 +164,6 @@ def _base_domain(host: str) -> str:
     parts = host.removeprefix("www.").split(".")
     keep = 3 if len(parts) > 2 and len(parts[-1]) == 2 and parts[-2] in SECOND_LEVEL else 2
     return ".".join(parts[-keep:])
-
-
-def org_counts(letter: Letter, keys: Iterable[str]) -> dict[str, int]:
-    """How many signatures not rejected each of these organization keys has on the letter."""
-    rows = db.session.execute(
-        select(Signature.org_key, func.count())
-        .where(Signature.letter_id == letter.id, Signature.status != "rejected",
-               Signature.org_key.in_(set(keys)))
-        .group_by(Signature.org_key)
-    ).all()
-    return {key: int(n) for key, n in rows}
 
 
 # ------------------------------------------------------------------ the queues
@@ -180,21 +205,3 @@ def version_counts(letter: Letter) -> dict[int | None, int]:
         .where(Signature.letter_id == letter.id).group_by(Signature.version_id)
     ).all()
     return {vid: int(n) for vid, n in rows}
-
-
-def queue(letter: Letter, tab: str, limit: int = 500,
-          partner_id: int | None = None) -> list[Signature]:
-    """Signatures on one moderation tab, oldest first for the queues, in list order elsewhere;
-    with `partner_id`, only those the partner brought."""
-    query = select(Signature).where(Signature.letter_id == letter.id, *_of_partner(partner_id))
-    if tab == "held":
-        query = query.where(Signature.held.is_(True))
-    elif tab == "requested":
-        query = select(Signature).where(*_asked_to_withdraw(letter), *_of_partner(partner_id))
-    else:
-        query = query.where(Signature.status == tab, Signature.held.is_(False))
-    order = (Signature.created_at, Signature.id) if tab in ("pending", "unconfirmed", "held") \
-        else (Signature.withdraw_requested_at, Signature.id) if tab == "requested" \
-        else (Signature.withdrawn_at.desc(), Signature.id) if tab == "withdrawn" \
-        else listing.ORDER
-    return list(db.session.scalars(query.order_by(*order).limit(limit)))

@@ -243,8 +243,9 @@ def log_in(page: Page, base: str) -> None:
 
 
 def signature_article(page: Page, organization: str) -> Locator:
-    return page.locator("article.signature").filter(
-        has=page.get_by_role("heading", name=organization, exact=True))
+    """The row of the moderation table (admin/signatures.html) whose shown name is this."""
+    return page.locator("tr.signature").filter(has=page.locator(
+        ".shown-name", has_text=re.compile(f"^{re.escape(organization)}$")))
 
 
 def field_error(page: Page, label: str) -> str:

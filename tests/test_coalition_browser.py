@@ -98,7 +98,7 @@ def test_two_partners_links_and_the_embed_bring_signers_counted_per_partner(
             "button", name="Approve", exact=True).click()
         expect(signature_article(staff, who.organization)).to_have_count(0)
     staff.goto(f"{base_url}/admin/letters/{SLUG}/signatures?status=approved&partner=fiel")
-    expect(staff.locator("article.signature")).to_have_count(2)
+    expect(staff.locator("tr.signature")).to_have_count(2)
 
     staff.goto(f"{base_url}/admin/letters/{SLUG}/partners")
     assert partner_row(staff, "CASA de Maryland") == ["CASA de Maryland", "casa", "1", "1"]

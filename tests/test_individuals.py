@@ -188,7 +188,7 @@ def test_an_individual_signs_confirms_and_is_listed_after_the_organizations(
 
     page = approve_all(admin, letter)
     card = BeautifulSoup(page, "html.parser").find(
-        "label", string="Rosa Sample").find_parent("article")
+        class_="shown-name", string="Rosa Sample").find_parent("tr")
     assert "an individual" in card.get_text(" ") and "Sample College" in card.get_text(" ")
 
     soup = BeautifulSoup(client.get(f"{LETTER}/signers").get_data(as_text=True), "html.parser")
