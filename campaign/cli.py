@@ -49,11 +49,12 @@ NOT_UTF8 = {"name": _l("the name is not UTF-8 text"),
 
 def init_app(app: Flask) -> None:
     from . import cli_letters as on_letters  # its commands use this module's helpers
+    from . import cli_signatories as signatories
     from .cli_translations import translations
 
     for command in (init_db, create_organizer, set_password, grant_role, revoke_role,
-                    on_letters.import_letter, on_letters.import_signatures,
-                    on_letters.export_pdf, on_letters.export_csv, on_letters.export_letter,
+                    on_letters.import_letter, signatories.import_signatures,
+                    signatories.export_pdf, signatories.export_csv, on_letters.export_letter,
                     on_letters.purge_contacts, on_letters.check_counts, run_worker, demo,
                     translations):
         app.cli.add_command(command)

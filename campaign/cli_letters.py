@@ -1,33 +1,24 @@
-"""The `campaign` commands on letters and their signatories: letter files in and out, imports,
-the PDF and CSV exports, the kept counts, erasing contact details when due."""
+"""The `campaign` commands on letters: letter files in and out, the kept counts, erasing contact
+details when due (the imports and exports of signatories: cli_signatories.py)."""
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import click
 from flask import current_app
-from flask_babel import format_number
 from flask_babel import gettext as _
 
 from . import (
     audit,
     count_check,
-    delivery,
-    imports,
     letter_files,
     letters,
-    listing,
     reconsent,
     retention,
-    spreadsheets,
     translations,
-    worker,
 )
 from .cli import letter_by_slug, one_line_errors
 from .database import reading, writing
-from .text import clean_text
 
 # ------------------------------------------------------------------ letters and signatures
 
@@ -63,83 +54,6 @@ def import_letter(path: Path, ask: bool) -> None:
                    _("Recorded version %(number)s (change); %(asked)s signer(s) asked to "
                      "confirm it.", number=number, asked=asked), err=True)
     click.echo(slug)
-
-
-@click.command("import-signatures")
-@click.argument("slug")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--approved", is_flag=True, help="List the imported signatories at once.")
-@one_line_errors
-def import_signatures(slug: str, file: Path, approved: bool) -> None:
-    """Import signatories from a CSV file: all rows or none. The whole file is checked first; a
-    large one is then written a few hundred rows at a time, its progress shown."""
-    spreadsheets.check_size(file.stat().st_size)
-    text = spreadsheets.decode_csv(file.read_bytes())
-    with reading():
-        letter = letter_by_slug(slug)
-    started = imports.start(letter, text, approved, filename=file.name, claim=True)
-    if started.claim is not None:
-        shown = [0]  # rows written when progress was last shown (about every tenth)
-
-        def progress(done: int, total: int) -> None:
-            if done - shown[0] >= total // 10 or done == total:
-                shown[0] = done
-                click.echo(_("Written %(done)s of %(total)s rows", done=format_number(done),
-                             total=format_number(total)))
-
-        imports.run_here(started.claim, progress, started.rows)
-    click.echo(_("Imported %(count)s signatories into %(slug)s", count=started.count, slug=slug))
-
-
-@click.command("export-pdf")
-@click.argument("slug")
-@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
-@click.option("--addendum", is_flag=True, help="The signatories listed after delivery instead.")
-@click.option("--language", default="",
-              help="One of the letter's translations: its text and headings, the same list.")
-@one_line_errors
-def export_pdf(slug: str, output: Path, addendum: bool, language: str) -> None:
-    """Write the signed letter (the letter and its approved signatories) as PDF; once the letter
-    is delivered, the delivered copy, byte for byte."""
-    with reading():
-        letter = letter_by_slug(slug)
-        record = delivery.delivery_of(letter)
-        translation = translations.get(letter, language) if language else None
-    if language and language != letter.language and translation is None:
-        raise click.ClickException(_("%(slug)s has no translation in %(language)s",
-                                     slug=letter.slug, language=language))
-    if translation is not None and not addendum:
-        data: bytes | None = worker.render_translation_now(letter, translation)
-    elif record is not None and not addendum:
-        data = record.pdf
-    else:
-        data = worker.render_now(letter, addendum=addendum)  # rendered now, outside any unit
-    if data is None:
-        raise click.ClickException(_("%(slug)s has no addendum: it is not delivered, or no "
-                                     "signatory was listed after delivery", slug=letter.slug))
-    output.write_bytes(data)
-    click.echo(_("Wrote %(file)s (%(size)s kB, SHA-256 %(sha256)s)", file=output,
-                 size=len(data) // 1024, sha256=hashlib.sha256(data).hexdigest()))
-
-
-@click.command("export-csv")
-@click.argument("slug")
-@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
-@click.option("--private", is_flag=True, help="Add contact name, email and phone.")
-@one_line_errors
-def export_csv(slug: str, output: Path, private: bool) -> None:
-    """Write the approved signatories as CSV."""
-    with reading():
-        letter = letter_by_slug(slug)
-    columns = spreadsheets.PRIVATE_FIELDS if private else spreadsheets.public_fields()
-    with output.open("w", encoding="utf-8", newline="") as f:
-        for chunk in spreadsheets.csv_lines(listing.stream(letter, private=private), columns):
-            f.write(chunk)
-    if private:  # the contacts are written: who took them goes in the letter's history
-        with writing():
-            audit.record(letter, "contacts.export",
-                         clean_text(os.fsencode(output.resolve()).decode("utf-8", "replace")))
-    click.echo(_("Wrote %(file)s", file=output))
 
 
 @click.command("export-letter")

@@ -1,12 +1,14 @@
-"""Spreadsheets in and out: signatories imported from a CSV file (every field checked as the
-sign form checks it, all rows or none, problems named by line; imports.py decides when and in
-how many units they are written), and the list written as CSV (formulas neutralized, streamed)."""
+"""Spreadsheets in and out: signatories imported from a CSV file (read and its header matched by
+csv_headers.py; every field checked as the sign form checks it, all rows or none, problems named
+by line; imports.py decides when and in how many units they are written), and the list written
+as CSV (formulas neutralized, streamed)."""
 from __future__ import annotations
 
 import csv
 import functools
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, or_, select
 from wtforms.validators import URL, ValidationError
 
-from . import signing
+from . import csv_headers, signing
 from .database import reading
 from .errors import ImportProblem, SigningError
 from .extensions import db
@@ -25,8 +27,7 @@ from .listing import Listed
 from .models import SCOPES, Letter, Signature, utcnow
 from .text import clean_text, country_name, normalize_email
 
-IMPORT_COLUMNS = ("organization", "contact_name", "contact_title", "email", "phone", "website",
-                  "city", "region", "country", "scope", "affiliation")
+IMPORT_COLUMNS = csv_headers.FIELDS
 # The longest value each column may hold, as on the sign form (the email is also checked as
 # an address, the website as a web address, the country against the list of countries).
 IMPORT_LIMITS = {"organization": 300, "contact_name": 200, "contact_title": 200, "email": 254,
@@ -55,19 +56,28 @@ FIELD_OF = {"organization": "shown_name"}
 # ------------------------------------------------------------------ in
 
 
+@dataclass(frozen=True)
+class Checked:
+    """The rows of a file checked (check_rows): its header matched, the rows as the signatures
+    they make, every problem by line, and whether every row was read (the preview reads the
+    first ones only)."""
+
+    header: csv_headers.Header
+    rows: list[dict[str, Any]]
+    problems: list[str]
+    complete: bool
+
+
 def decode_csv(data: bytes) -> str:
-    """The text of a CSV file; one that is not UTF-8 is refused naming its first bad line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportProblem([_("line %(line)s: not UTF-8 text (save the file as CSV UTF-8)",
-                               line=line)]) from None
+    """The text of a CSV file (UTF-8, UTF-16 or Windows-1252); other bytes are refused naming
+    their first bad line."""
+    return csv_headers.decode(data).text
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, its cells); malformed CSV is an ImportProblem."""
-    reader = csv.reader(io.StringIO(text), strict=True)
+    """(line where the record starts, its cells), in the file's own delimiter; malformed CSV is
+    an ImportProblem."""
+    reader = csv_headers.reader(text)
     start = 1
     try:
         for cells in reader:
@@ -77,24 +87,6 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         reason = (_("a cell is too long") if "field larger" in str(exc)
                   else _("not valid CSV (%(error)s; is a quote left open?)", error=exc))
         raise ImportProblem([at_line(start, reason)]) from None
-
-
-def _import_header(cells: list[str]) -> list[str]:
-    header = [cell.strip().lower() for cell in cells]
-    named = [h for h in header if h]
-    if "organization" not in header:
-        raise ImportProblem([_("line 1: the header row must name an 'organization' column "
-                               "(it names: %(columns)s)",
-                               columns=", ".join(named)[:200] or _("nothing"))])
-    unknown = [h for h in named if h not in IMPORT_COLUMNS]
-    if unknown:
-        raise ImportProblem([_("line 1: unknown column %(column)s (known: %(known)s)",
-                               column=repr(unknown[0][:80]), known=", ".join(IMPORT_COLUMNS))])
-    twice = sorted({h for h in named if named.count(h) > 1})
-    if twice:
-        raise ImportProblem([_("line 1: the column %(column)s appears twice",
-                               column=repr(twice[0]))])
-    return header
 
 
 def check_size(size: int) -> None:
@@ -121,7 +113,7 @@ def count_rows(text: str) -> int:
         raise ImportProblem([_("line 1: the file is empty (it needs a header row such as "
                                "organization,email,city)")])
     records = _records(text)
-    _import_header(next(records)[1])
+    csv_headers.match(next(records)[1])
     count = 0
     for __, cells in records:
         if any(cell.strip() for cell in cells):
@@ -152,14 +144,27 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
 
     An email that has signed the letter is refused, unless the import `own_import` wrote it (a
     background import checks its file again when it resumes)."""
+    checked = check_rows(letter, text, approved, own_import=own_import, max_rows=max_rows)
+    if checked.problems:
+        raise ImportProblem(checked.problems)
+    if not checked.rows:
+        raise ImportProblem([_("line 2: the file has no rows under its header")])
+    return checked.rows
+
+
+def check_rows(letter: Letter, text: str, approved: bool, *, own_import: int | None = None,
+               max_rows: int | None = None, first: int | None = None) -> Checked:
+    """The rows of a CSV file checked, without raising for a row's problem (check_import does):
+    all of them, or the `first` ones (the preview). ImportProblem for the file as a whole: empty,
+    its header unmatched, malformed CSV, more than IMPORT_MAX_ROWS rows."""
     limit = int(current_app.config["IMPORT_MAX_ROWS"]) if max_rows is None else max_rows
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ImportProblem([_("line 1: the file is empty (it needs a header row such as "
                                "organization,email,city)")])
     records = _records(text)
-    __, first = next(records)
-    header = _import_header(first)
+    __, cells = next(records)
+    header = csv_headers.match(cells)
     signed = select(Signature.email).where(Signature.letter_id == letter.id,
                                            Signature.email.is_not(None))
     if own_import is not None:
@@ -172,7 +177,9 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
     for line, cells in records:
-        problem, parsed = _import_row(header, cells, taken)
+        if first is not None and len(rows) + len(problems) >= first:
+            return Checked(header, rows, problems, complete=False)
+        problem, parsed = _import_row(header.fields, cells, taken)
         if parsed is not None and not problem:
             problem = _kind_problem(letter, parsed[0].scope)
         if problem:
@@ -183,11 +190,7 @@ def check_import(letter: Letter, text: str, approved: bool, *, own_import: int |
                                                  source="import"))
         if len(rows) + len(problems) > limit:
             raise too_many_rows(limit)
-    if problems:
-        raise ImportProblem(problems)
-    if not rows:
-        raise ImportProblem([_("line 2: the file has no rows under its header")])
-    return rows
+    return Checked(header, rows, problems, complete=True)
 
 
 def insert_rows(letter: Letter, rows: Sequence[dict[str, Any]], import_id: int | None = None
@@ -224,19 +227,17 @@ def _kind_problem(letter: Letter, scope: str) -> str | None:
     return None
 
 
-def _import_row(header: list[str], cells: list[str], taken: set[str | None]
+def _import_row(header: list[str | None], cells: list[str], taken: set[str | None]
                 ) -> tuple[str | None, tuple[signing.SignerInput, str | None] | None]:
     """One record checked: (the problem, None) or (None, the row); a blank record is (None, None).
-    An email it carries is added to `taken`, so that the file cannot hold it twice."""
+    Cells under an ignored column are not read. An email it carries is added to `taken`, so
+    that the file cannot hold it twice."""
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
         return _("%(cells)s cells, but the header has %(columns)s columns", cells=len(cells),
                  columns=len(header)), None
     values = {h: c.strip() for h, c in zip(header, cells, strict=False) if h}
-    unnamed = [c for h, c in zip(header, cells, strict=False) if not h and c.strip()]
-    if not any(values.values()) and not unnamed:
+    if not any(values.values()):
         return None, None
-    if unnamed:
-        return _("a cell is under a column with no name"), None
     if not clean_text(values.get("organization")):
         return _("no organization"), None
     for column, limit in IMPORT_LIMITS.items():

@@ -9,6 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 from support import assert_one_line_error, form_fields
+from support_imports import upload as through_preview
 
 from campaign import listing, moderation, spreadsheets
 from campaign.database import writing
@@ -114,8 +115,8 @@ BAD_FILES = {
     "bad-scope": (GOOD + "Moonrise,,,,,,,,,galactic\n", ["line 5", "galactic"]),
     "bad-email": (GOOD + "Moonrise,,,rosa at moonrise,,,,,,\n", ["line 5", "rosa at moonrise"]),
     "duplicate-email": (GOOD + "Moonrise,,,ROSA@sunrise.example.org,,,,,,\n", ["line 5"]),
-    "unknown-column": ("organization,favourite_color\nSunrise,blue\n",
-                       ["line 1", "favourite_color"]),
+    "no-known-column": ("favourite_color,shoe_size\nblue,9\n",
+                        ["line 1", "favourite_color", "Organization"]),
     "duplicate-column": ("organization,email,email\nSunrise,a@example.org,b@example.org\n",
                          ["line 1", "email"]),
     "extra-cells": (GOOD + "Moonrise,,,,,,,,,local,surprise\n", ["line 5"]),
@@ -147,9 +148,16 @@ def test_an_email_that_already_signed_the_letter_is_refused(runner, letter, csv_
     assert count() == 1
 
 
-def test_a_file_that_is_not_utf8_is_refused_with_its_line(runner, letter, csv_file):
-    path = csv_file((HEADER + "Sunrise,,,,,,Tucson,,,\nCaf\xe9 Solidaridad,,,,,,,,,\n")
-                    .encode("latin-1"))
+def test_a_windows_1252_file_is_read_as_such(runner, letter, csv_file):
+    path = csv_file((HEADER + "Sunrise,,,,,,Tucson,,,\nCaf\xe9 Solidaridad \u2013 Sur,,,,,,,,,\n")
+                    .encode("cp1252"))
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert "Café Solidaridad – Sur" in db.session.scalars(select(Signature.organization)).all()
+
+
+def test_a_file_in_no_known_encoding_is_refused_with_its_line(runner, letter, csv_file):
+    path = csv_file((HEADER + "Sunrise,,,,,,Tucson,,,\n").encode() + b"Caf\xe9 \x81,,,,,,,,,\n")
     result = run_import(runner, path)
     assert_one_line_error(result, "line 3")
     assert_one_line_error(result, "UTF-8")
@@ -169,13 +177,8 @@ def test_a_missing_file_is_refused_in_one_line(runner, letter, tmp_path):
 
 
 def upload(admin, text: str | bytes, approved: bool = False, name: str = "signers.csv"):
-    _, fields = form_fields(admin.get(PAGE).get_data(as_text=True), "Import")
-    blob = text if isinstance(text, bytes) else text.encode()
-    data = {**fields, "file": (io.BytesIO(blob), name)}
-    if approved:
-        data["approved"] = "y"
-    return admin.post(f"{PAGE}/import", data=data, content_type="multipart/form-data",
-                      follow_redirects=True)
+    """Upload and confirm its preview, as an organizer does."""
+    return through_preview(admin, PAGE, text, approved=approved, name=name)
 
 
 def flash_text(response) -> str:
@@ -197,7 +200,7 @@ def test_the_upload_with_approved_lists_the_rows(admin, client, letter):
 
 
 @pytest.mark.parametrize("case", ["row-without-organization", "bad-scope", "duplicate-email",
-                                  "unknown-column", "empty-file", "huge-cell"])
+                                  "no-known-column", "empty-file", "huge-cell"])
 def test_a_bad_upload_names_the_problem_and_imports_nothing(admin, letter, case):
     text, expected = BAD_FILES[case]
     answer = upload(admin, text)
@@ -209,8 +212,8 @@ def test_a_bad_upload_names_the_problem_and_imports_nothing(admin, letter, case)
     assert count() == 0
 
 
-def test_an_upload_that_is_not_utf8_names_its_line(admin, letter):
-    answer = upload(admin, (HEADER + "Caf\xe9 Solidaridad,,,,,,,,,\n").encode("latin-1"))
+def test_an_upload_in_no_known_encoding_names_its_line(admin, letter):
+    answer = upload(admin, HEADER.encode() + b"Caf\xe9 \x81,,,,,,,,,\n")
     assert "line 2" in flash_text(answer) and "UTF-8" in flash_text(answer)
     assert count() == 0
 

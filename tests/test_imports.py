@@ -4,14 +4,14 @@ short units with their progress shown, resumed after a crash without a row twice
 they fail, and signing still working while one runs."""
 from __future__ import annotations
 
-import io
 import threading
 from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
-from support import assert_one_line_error, form_fields
+from support import assert_one_line_error
+from support_imports import upload as through_preview
 
 from campaign import imports
 from campaign.database import writing
@@ -60,13 +60,8 @@ def the_import() -> SignatureImport:
 
 
 def upload(admin, text: str | bytes, approved: bool = False, follow: bool = True):  # type: ignore[no-untyped-def]
-    _, fields = form_fields(admin.get(PAGE).get_data(as_text=True), "Import")
-    blob = text if isinstance(text, bytes) else text.encode()
-    data = {**fields, "file": (io.BytesIO(blob), "signers.csv")}
-    if approved:
-        data["approved"] = "y"
-    return admin.post(f"{PAGE}/import", data=data, content_type="multipart/form-data",
-                      follow_redirects=follow)
+    """Upload and confirm its preview, as an organizer does."""
+    return through_preview(admin, PAGE, text, approved=approved, follow=follow)
 
 
 def flash_text(response) -> str:  # type: ignore[no-untyped-def]

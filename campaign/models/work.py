@@ -1,5 +1,6 @@
 """What the workers do and keep: the email outbox, rate-limit events, uploaded images, render
-jobs, imports of signatories, and the PDFs with their parts."""
+jobs, imports of signatories (and the uploads waiting for their preview's confirmation), and the
+PDFs with their parts."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -164,6 +165,26 @@ class SignatureImport(Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     letter: Mapped[Letter] = relationship()
+
+
+class ImportWaiting(Model):
+    """An uploaded spreadsheet between its preview and the organizer's confirmation (see
+    import_previews.py): its decoded text, under a random token, for the organizer who sent it
+    and the letter it was sent to. Kept in the database, so that the confirmation may reach any
+    host; deleted on confirm or cancel, and swept away once it has waited an hour."""
+
+    __tablename__ = "import_waiting"
+    __table_args__ = (Index("ix_import_waiting_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    encoding: Mapped[str] = mapped_column(String(40), default="")  # as the preview names it
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 PDF_KINDS = ("signed", "addendum")
