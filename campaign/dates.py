@@ -124,3 +124,24 @@ def deadline_text(deadline: datetime | None) -> str:
     if moment.time() == time.max:
         return moment.date().isoformat()
     return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
+
+
+def input_text(moment: datetime | None) -> str:
+    """A moment as a date-and-time input (`<input type="datetime-local">`) shows it: in the
+    campaign's zone, to the minute ("2026-06-30T17:00"); parse_deadline reads it back."""
+    if moment is None:
+        return ""
+    return local(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def same_minute(typed: datetime | None, kept: datetime | None) -> bool:
+    """Whether a moment read from a date-and-time input is `kept` as that input showed it (to
+    the minute): a form saved again keeps a deadline's seconds, such as the end of a day."""
+    if typed is None or kept is None:
+        return typed is kept
+    return input_text(typed) == input_text(kept)
+
+
+def zone_name() -> str:
+    """The campaign's time zone as people read it next to a date and time: "America/Chicago"."""
+    return str(current_app.config["TZ"])

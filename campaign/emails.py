@@ -143,6 +143,16 @@ def final_pdf(delivery: int) -> Written:
                     letter_url=external_url("public.letter", slug=letter.slug))
 
 
+def addendum(delivery: int, signatories: int, sha256: str) -> Written:
+    """To the letter's recipients, with the addendum attached: `signatories` listed since the
+    delivered copy, the attached PDF's SHA-256."""
+    record = _delivery(delivery)
+    letter = record.letter
+    return _written("addendum", _("Addendum: %(title)s", title=letter.title), letter=letter,
+                    delivery=record, signatories=signatories, sha256=sha256,
+                    letter_url=external_url("public.letter", slug=letter.slug))
+
+
 def delivered(signature: int, delivery: int) -> Written:
     """To a signatory: the letter was delivered."""
     found, record = _signature(signature), _delivery(delivery)
@@ -242,6 +252,7 @@ KINDS: dict[str, Callable[..., Written]] = {
     "already-signed": already_signed,
     "receipt": receipt,
     "final-pdf": final_pdf,
+    "addendum": addendum,
     "delivered": delivered,
     "update": update,
     "reconsent": reconsent,

@@ -9,7 +9,7 @@ from datetime import datetime, time, tzinfo
 
 from flask_babel import format_number
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
 from sqlalchemy import update as update_rows  # this module has an update() of its own
 from sqlalchemy.exc import IntegrityError
 
@@ -159,6 +159,17 @@ def check_title(text: str) -> str:
     return text
 
 
+def check_delivered_status(letter: Letter, status: str) -> None:
+    """LetterError when `status` would set a delivered letter back (to open, collecting or
+    draft) by the way, through the letter form or a letter file: reopening a delivered letter
+    for an addendum is a step of its own (delivery.reopen), explicit and recorded."""
+    if letter.id is None or status in (letter.status, "closed") or letter.delivery is None:
+        return
+    raise LetterError(_("This letter was delivered: its status cannot be set back here. To "
+                        "take more signatures for an addendum, use “Reopen for an addendum” on "
+                        "its Letterhead and delivery page."))
+
+
 def check_language(code: str) -> str:
     code = code.strip()
     if not LANGUAGE_RE.match(code):
@@ -179,19 +190,29 @@ def get_letter(slug: str) -> Letter | None:
     return db.session.scalar(BY_SLUG, {"slug": slug})
 
 
-def open_letters() -> list[Letter]:
-    """Open letters, the nearest deadline first."""
+def open_letters(now: datetime | None = None) -> list[Letter]:
+    """The letters taking signatures now (Letter.state "open"), the nearest deadline first."""
     return list(db.session.scalars(
-        select(Letter).where(Letter.status == "open")
+        select(Letter).where(Letter.status == "open", ~_past_deadline(now))
         .order_by(Letter.deadline.is_(None), Letter.deadline, Letter.title)
     ))
 
 
-def closed_letters(limit: int = 20) -> list[Letter]:
+def closed_letters(limit: int = 20, now: datetime | None = None) -> list[Letter]:
+    """The letters that read as closed (Letter.state): closed by an organizer, or open with
+    their deadline passed; the last to close first."""
+    ended = case((Letter.status == "open", Letter.deadline),
+                 else_=func.coalesce(Letter.closed_at, Letter.updated_at))
     return list(db.session.scalars(
-        select(Letter).where(Letter.status == "closed")
-        .order_by(Letter.updated_at.desc()).limit(limit)
+        select(Letter).where(or_(Letter.status == "closed",
+                                 and_(Letter.status == "open", _past_deadline(now))))
+        .order_by(ended.desc(), Letter.id.desc()).limit(limit)
     ))
+
+
+def _past_deadline(now: datetime | None) -> ColumnElement[bool]:
+    """A letter's deadline has passed (models.past, in SQL): its state is no longer open."""
+    return and_(Letter.deadline.is_not(None), Letter.deadline < (now or utcnow()))
 
 
 def all_letters() -> list[Letter]:
@@ -262,6 +283,7 @@ def update(letter: Letter, text: LetterText, kind: str = "change") -> Letter:
     """Change a letter to checked text; record a version of `kind` ("correction" or "change",
     see record_version) if its public text changed. SlugTaken if it moves to another letter's
     address."""
+    check_delivered_status(letter, text.status)
     if text.slug != letter.slug:
         taken = get_letter(text.slug)
         if taken is not None and taken is not letter:

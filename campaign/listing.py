@@ -38,6 +38,7 @@ from .models import (
     Partner,
     ShareImage,
     Signature,
+    effective_status,
     takes_signatures,
 )
 from .text import SLUG_RE
@@ -248,6 +249,10 @@ class Stamp(NamedTuple):
 
     def accepts_signatures(self) -> bool:
         return takes_signatures(self.status, self.deadline)
+
+    def state(self) -> str:
+        """As Letter.state: an open letter past its deadline reads as closed."""
+        return effective_status(self.status, self.deadline)
 
     def list_is_public(self) -> bool:
         """As Letter.list_is_public: not while the letter is collecting."""

@@ -221,7 +221,7 @@ def test_the_form_sets_a_publish_at_on_a_collecting_letter_only(admin, make_lett
     assert (letter.status, letter.publish_at) == ("collecting",
                                                   datetime(2026, 6, 1, 9, tzinfo=UTC))
     page = admin.get(edit).get_data(as_text=True)
-    assert 'value="2026-06-01 09:00"' in page
+    assert 'value="2026-06-01T09:00"' in page  # a date-and-time input since #15
     assert "it opens by itself on June 1, 2026" in visible(page)
 
 

@@ -233,7 +233,8 @@ def test_resaving_the_form_keeps_an_end_of_day_deadline(admin):
     save_form(admin, deadline="2030-06-30")
     before = letter().deadline
     form = soup_of(admin.get("/admin/letters/protect-worker-privacy/edit"))
-    assert form.find("input", attrs={"name": "deadline"})["value"] == "2030-06-30"
+    deadline = form.find("input", attrs={"name": "deadline"})
+    assert (deadline["type"], deadline["value"]) == ("datetime-local", "2030-06-30T23:59")
     edit(admin, "protect-worker-privacy")
     assert letter().deadline == before
 
@@ -241,7 +242,7 @@ def test_resaving_the_form_keeps_an_end_of_day_deadline(admin):
 def test_a_bad_deadline_is_a_field_error(admin):
     response = save_form(admin, deadline="next Tuesday")
     assert response.status_code == 422
-    assert "not an ISO 8601 date" in field_error(response, "deadline")
+    assert "Give a date and time, such as 2026-06-30 17:00" in field_error(response, "deadline")
     assert db.session.query(Letter).count() == 0
 
 
@@ -381,7 +382,7 @@ def test_an_unknown_status_is_a_field_error(admin):
 def test_a_bad_language_code_is_a_field_error(admin):
     response = save_form(admin, language='en"><b>')
     assert response.status_code == 422
-    assert "language code" in field_error(response, "language")
+    assert "Not a valid choice" in field_error(response, "language")  # a select since #15
     assert db.session.query(Letter).count() == 0
 
 

@@ -165,6 +165,7 @@ def test_the_json_has_the_contract_shape(client, make_letter, make_signature):
                    country="United States", scope="state")
     assert client.get(LIST + ".json").get_json() == {
         "letter": "stop-forwarding", "title": "Stop Forwarding Fingerprints", "count": 1,
+        "status": "open",  # added by #15 (the contract lets fields be added)
         "signatories": [{"organization": "Sunrise Tenants Union", "city": "Tucson",
                          "region": "AZ", "country": "United States", "scope": "state",
                          "kind": "organization"}],

@@ -138,6 +138,7 @@ def test_a_signer_goes_from_the_form_to_the_public_list(new_client, make_letter,
     assert "Voces Unidas del Valle" in signer.get(f"{LETTER}/signers.csv").get_data(as_text=True)
     assert signer.get(f"{LETTER}/signers.json").get_json() == {
         "letter": "stop-forwarding", "title": "Stop Forwarding Fingerprints", "count": 1,
+        "status": "open",  # added by #15 (the contract lets fields be added)
         "signatories": [{"organization": "Voces Unidas del Valle", "city": "Fresno",
                          "region": "CA", "country": "United States", "scope": "local",
                          "kind": "organization"}],

@@ -1,6 +1,7 @@
 """The tables, by job: letters.py (organizers and their sessions, letters, versions,
 signatures, the counts of those listed, deliveries), work.py (what the workers do and keep: the
-outbox, rate events, uploads, render jobs, imports, PDFs) and columns.py (moments in UTC).
+outbox, rate events, uploads, render jobs, imports and the uploads waiting for their
+preview's confirmation, PDFs) and columns.py (moments in UTC).
 Everything is imported from here."""
 from .coalition import ROLES, Invitation, LetterRole, Partner, ShareImage
 from .columns import UTCDateTime, utcnow
@@ -24,6 +25,7 @@ from .letters import (
     OrganizerSession,
     Signature,
     SignerLink,
+    effective_status,
     past,
     takes_signatures,
     text_hash,
@@ -32,6 +34,7 @@ from .work import (
     IMPORT_STATUSES,
     PDF_KINDS,
     RENDER_KINDS,
+    ImportWaiting,
     OutboxAttachment,
     OutboxMessage,
     PdfFile,
@@ -46,10 +49,10 @@ __all__ = [
     "ROLES", "Invitation", "LetterRole", "Partner", "ShareImage",
     "ORGANIZATION_SCOPES", "SIGNER_KINDS", "VERSION_KINDS", "AuditEntry", "LetterUpdate",
     "SignerLink", "IMPORT_STATUSES", "LETTER_STATUSES", "PDF_KINDS", "RENDER_KINDS", "SCOPES",
-    "SCOPE_LABELS",
+    "SCOPE_LABELS", "ImportWaiting",
     "SIGNATURE_STATUSES", "DeliveredSignature", "Delivery", "Letter",
     "LetterTranslation", "LetterVersion",
     "ListedCount", "OrganizerSession", "Organizer", "OutboxAttachment", "OutboxMessage",
     "PdfFile", "PdfPart", "RateEvent", "RenderJob", "Signature", "SignatureImport",
-    "UTCDateTime", "Upload", "past", "takes_signatures", "text_hash", "utcnow",
+    "UTCDateTime", "Upload", "effective_status", "past", "takes_signatures", "text_hash", "utcnow",
 ]

@@ -134,6 +134,11 @@ class Letter(Model):
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         return takes_signatures(self.status, self.deadline, now)
 
+    def state(self, now: datetime | None = None) -> str:
+        """Its status as every page shows it (effective_status): an open letter past its
+        deadline reads as closed, with no person or job having to close it."""
+        return effective_status(self.status, self.deadline, now)
+
     def is_public(self) -> bool:
         """Its page answers (a collecting letter's too, at its address)."""
         return self.status != "draft"
@@ -184,6 +189,13 @@ def takes_signatures(status: str, deadline: datetime | None, now: datetime | Non
     """Whether a letter in this status, with this deadline, takes signatures now (a collecting
     letter does: only its list is private)."""
     return status in ("open", "collecting") and not past(deadline, now)
+
+
+def effective_status(status: str, deadline: datetime | None, now: datetime | None = None) -> str:
+    """A letter's status as of `now`: the stored one, but "closed" for an open letter whose
+    deadline has passed. The stored status stays "open" (moving the deadline opens it again);
+    a collecting letter stays private, its form closed (takes_signatures)."""
+    return "closed" if status == "open" and past(deadline, now) else status
 
 
 def text_hash(title: str, recipient: str, body: str) -> str:

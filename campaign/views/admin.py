@@ -1,7 +1,8 @@
-"""Organizer pages: letters, versions, moderation, imports, exports, delivery and mail."""
+"""Organizer pages: letters, imports, exports and the letter file (the moderation pages are in
+views/moderation.py)."""
 from __future__ import annotations
 
-from typing import BinaryIO
+from datetime import datetime, time
 
 from flask import (
     Blueprint,
@@ -18,51 +19,36 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask_login import login_required
+from wtforms import StringField
 
 from .. import (
     audit,
     dates,
     embeds,
-    imports,
     letter_files,
     letters,
     listing,
     markup,
     moderation,
-    partners,
     reconsent,
     renders,
     retention,
     roles,
-    signer_changes,
     spreadsheets,
 )
-from ..admin_forms import ImportForm, LetterForm, RenameForm
+from ..admin_forms import LetterForm
 from ..database import writing
 from ..errors import (
-    ImportProblem,
     LetterError,
 )
 from ..extensions import db
 from ..fields import ActionForm
-from ..i18n import _l
+from ..i18n import LANGUAGES, _l
 from ..letters import LetterText
-from ..models import Letter, Signature
-from ..text import parse_ids
+from ..models import Letter
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MODERATION_ROWS = 500  # rows on one moderation tab; deciding them brings up the next ones
-TABS = {
-    "pending": _l("Awaiting approval"),
-    "unconfirmed": _l("Unconfirmed"),
-    "approved": _l("Approved"),
-    "rejected": _l("Rejected"),
-    "held": _l("Held"),
-    "withdrawn": _l("Withdrawn"),
-    "requested": _l("Asked to be withdrawn"),
-}
 
 
 @bp.before_request
@@ -104,9 +90,10 @@ def edit_letter(slug: str) -> ResponseReturnValue:
 
 def _letter_form(letter: Letter | None) -> ResponseReturnValue:
     form = LetterForm(obj=letter)
+    _zoned_form(form, letter)
     if letter is not None and request.method == "GET":
-        form.deadline.data = dates.deadline_text(letter.deadline)
-        form.publish_at.data = dates.moment_text(letter.publish_at)
+        form.deadline.data = dates.input_text(letter.deadline)
+        form.publish_at.data = dates.input_text(letter.publish_at)
     preview = None
     if form.validate_on_submit():
         text = _letter_text(form, letter)  # its HTML is made here, before the writing unit
@@ -143,9 +130,37 @@ def _letter_form(letter: Letter | None) -> ResponseReturnValue:
                            preview=preview, asks_kind=asks), status
 
 
+def _zoned_form(form: LetterForm, letter: Letter | None) -> None:
+    """The parts of the letter form that depend on the campaign: its time zone, named next to
+    the date-and-time fields, and the languages a letter may be in (the interface's, and the
+    letter's own if it is another)."""
+    zone = dates.zone_name()
+    form.deadline.description = _("Date and time in the %(zone)s time zone; signing closes "
+                                  "then. Empty: no deadline.", zone=zone)
+    form.publish_at.description = _("For a collecting letter: when its count and list become "
+                                    "public by themselves (%(zone)s time). Empty: when you open "
+                                    "it by hand.", zone=zone)
+    choices = dict(LANGUAGES)
+    if letter is not None and letter.language not in choices:
+        choices[letter.language] = letter.language
+    form.language.choices = list(choices.items())
+
+
+def _moment(field: StringField, kept: datetime | None, day_time: time) -> datetime | None:
+    """A date-and-time field's value, read in the campaign's time zone; the moment `kept` as it
+    was when the field still shows it (to the minute: the end of a day stays the end of it).
+    LetterError with a message for the field."""
+    try:
+        moment = dates.parse_deadline(field.data, current_app.config["TZ"], day_time=day_time)
+    except LetterError:
+        raise LetterError(_("Give a date and time, such as 2026-06-30 17:00 (%(zone)s time), "
+                            "between the years %(first)s and %(last)s.", zone=dates.zone_name(),
+                            first=dates.FIRST_YEAR, last=dates.LAST_YEAR)) from None
+    return kept if dates.same_minute(moment, kept) else moment
+
+
 def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
     """The form's values as LetterText, or None with the problems set on the fields."""
-    zone = current_app.config["TZ"]
     try:
         title = letters.check_title(form.title.data or "")
     except LetterError as exc:
@@ -153,7 +168,7 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         return None
     slug = form.slug.data or (letter.slug if letter else letters.slugify(form.title.data or ""))
     try:
-        deadline = dates.parse_deadline(form.deadline.data, zone)
+        deadline = _moment(form.deadline, letter.deadline if letter else None, time.max)
     except LetterError as exc:
         form.deadline.errors = [str(exc)]
         return None
@@ -162,10 +177,16 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
                                     "choose Collecting.")]
         return None
     try:
-        publish_at = letters.check_publish_at(form.publish_at.data, "collecting", zone)
+        publish_at = _moment(form.publish_at, letter.publish_at if letter else None, time.min)
     except LetterError as exc:
         form.publish_at.errors = [str(exc)]
         return None
+    if letter is not None:
+        try:
+            letters.check_delivered_status(letter, form.status.data or "draft")
+        except LetterError as exc:
+            form.status.errors = [str(exc)]
+            return None
     try:
         language = letters.check_language(form.language.data or "en")
     except LetterError as exc:
@@ -189,179 +210,6 @@ def _letter_text(form: LetterForm, letter: Letter | None) -> LetterText | None:
         language=language, publish_at=publish_at,
         signers=form.signers.data or "organizations", embed_origins=embed_origins,
     )
-
-
-# ------------------------------------------------------------------ moderation
-
-
-@bp.get("/letters/<slug>/signatures")
-def signatures(slug: str) -> str:
-    letter = letter_or_404(slug)
-    tab = request.args.get("status", "pending")
-    if tab not in TABS:
-        tab = "pending"
-    scope = roles.partner_scope(letter)  # a partner's role sees its own signatories only
-    every_partner = partners.all_for(letter)
-    shown = next((p for p in every_partner if p.code == request.args.get("partner")), None)
-    # ?partner=<code>: what one partner brought
-    partner_id = scope if scope is not None or shown is None else shown.id
-    rows = moderation.queue(letter, tab, limit=MODERATION_ROWS, partner_id=partner_id)
-    same_org = moderation.org_counts(letter, (s.org_key for s in rows))
-    return render_template(
-        "admin/signatures.html", letter=letter, rows=rows, tab=tab, tabs=TABS,
-        counts=moderation.status_counts(letter, partner_id),
-        partners=every_partner, shown_partner=shown, scoped=scope is not None,
-        flags={s.id: moderation.flags(s, same_org.get(s.org_key, 0)) for s in rows},
-        action=ActionForm(), rename=RenameForm(), upload=ImportForm(),
-        importing=imports.active(letter),
-    )
-
-
-@bp.post("/letters/<slug>/signatures/<id:signature_id>/<any(approve, reject):verb>")
-def decide_one(slug: str, signature_id: int, verb: str) -> ResponseReturnValue:
-    letter = letter_or_404(slug)
-    if ActionForm().validate_on_submit():
-        with writing():
-            changed = moderation.decide(letter, [signature_id], approve=verb == "approve")
-        flash(_decided(verb, changed), "success")
-    return _back_to_list(letter)
-
-
-@bp.post("/letters/<slug>/signatures/bulk")
-def decide_many(slug: str) -> ResponseReturnValue:
-    letter = letter_or_404(slug)
-    ids = parse_ids(request.form.getlist("ids"))
-    verb = request.form.get("verb", "")
-    verbs = ("approve", "reject", "release")
-    if ids is None:
-        flash(_("That selection names no signature; nothing was changed."), "error")
-        return _back_to_list(letter)
-    if not ActionForm().validate_on_submit() or not ids or verb not in verbs:
-        flash(_("Select at least one signature, then choose what to do."), "error")
-        return _back_to_list(letter)
-    unmailed = 0
-    with writing():
-        if verb == "release":
-            changed, unmailed = moderation.release(letter, ids)
-        else:
-            changed = moderation.decide(letter, ids, approve=verb == "approve")
-    flash(_decided(verb, changed), "success")
-    if unmailed:
-        flash(ngettext("%(num)d of them got no verification email: their mailbox had enough mail "
-                       "from the campaign for now. They can ask for a new link on the letter's "
-                       "page.", "%(num)d of them got no verification email: their mailbox had "
-                       "enough mail from the campaign for now. They can ask for a new link on "
-                       "the letter's page.", unmailed), "info")
-    return _back_to_list(letter)
-
-
-def _decided(verb: str, changed: int) -> str:
-    """What a decision on `changed` signatures says (one sentence a verb, for the translators)."""
-    if verb == "approve":
-        return ngettext("Approved %(num)d signature(s).", "Approved %(num)d signature(s).",
-                        changed)
-    if verb == "reject":
-        return ngettext("Rejected %(num)d signature(s).", "Rejected %(num)d signature(s).",
-                        changed)
-    return ngettext("Released %(num)d signature(s).", "Released %(num)d signature(s).", changed)
-
-
-@bp.post("/letters/<slug>/signatures/<id:signature_id>/rename")
-def rename(slug: str, signature_id: int) -> ResponseReturnValue:
-    letter = letter_or_404(slug)
-    form = RenameForm()
-    if not form.validate_on_submit():
-        flash(_("A name can have at most 300 characters."), "error")
-        return _back_to_list(letter)
-    with writing():
-        signature = db.session.get(Signature, signature_id)
-        if signature is None or signature.letter_id != letter.id:
-            abort(404)
-        moderation.rename(signature, form.display_name.data or "")
-        shown = signature.shown_name
-    flash(_("Now shown as “%(name)s”.", name=shown), "success")
-    return _back_to_list(letter)
-
-
-@bp.post("/letters/<slug>/signatures/<id:signature_id>/withdraw")
-def withdraw(slug: str, signature_id: int) -> ResponseReturnValue:
-    """Carry out a signer's request, made after delivery, to be withdrawn."""
-    letter = letter_or_404(slug)
-    if ActionForm().validate_on_submit():
-        with writing():
-            changed = signer_changes.carry_out(letter.id, [signature_id])
-        flash(ngettext("Withdrew %(num)d signature(s): off the public list and its exports.",
-                       "Withdrew %(num)d signature(s): off the public list and its exports.",
-                       changed), "success")
-    return _back_to_list(letter)
-
-
-def _back_to_list(letter: Letter) -> ResponseReturnValue:
-    tab = request.args.get("status") or request.form.get("tab") or "pending"
-    if tab not in TABS:
-        tab = "pending"
-    return redirect(url_for("admin.signatures", slug=letter.slug, status=tab), code=303)
-
-
-@bp.post("/letters/<slug>/signatures/import")
-def import_signatures(slug: str) -> ResponseReturnValue:
-    letter = letter_or_404(slug)
-    form = ImportForm()
-    if not form.validate_on_submit():
-        flash(_("Choose a .csv file to import."), "error")
-        return _back_to_list(letter)
-    upload = form.file.data
-    approved = bool(form.approved.data)
-    try:
-        data = upload.stream.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
-        spreadsheets.check_size(len(data))
-        started = imports.start(letter, spreadsheets.decode_csv(data), approved,
-                                organizer_id=current_user.id, filename=upload.filename or "")
-    except ImportProblem as exc:
-        flash(_("Nothing was imported: %(problems)s", problems="; ".join(exc.problems[:10])),
-              "error")
-        return _back_to_list(letter)
-    if started.queued is not None:
-        return redirect(url_for("admin.import_progress", slug=letter.slug,
-                                import_id=started.queued), code=303)
-    flash(ngettext("Imported %(num)d signatories.", "Imported %(num)d signatories.",
-                   started.count), "success")
-    return redirect(url_for("admin.signatures", slug=letter.slug,
-                            status="approved" if approved else "pending"), code=303)
-
-
-@bp.get("/letters/<slug>/imports/<id:import_id>")
-def import_progress(slug: str, import_id: int) -> str:
-    """How far a background import got; the page refreshes itself until it ends."""
-    letter = letter_or_404(slug)
-    job = imports.get(letter, import_id)
-    if job is None:
-        abort(404)
-    return render_template("admin/import.html", letter=letter, job=job)
-
-
-@bp.errorhandler(RequestEntityTooLarge)
-def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
-    """A request over MAX_CONTENT_LENGTH: an import says so on the moderation page (the rest of
-    the body read first, within a bound, so that the browser sees the answer)."""
-    if request.endpoint != "admin.import_signatures" or not request.view_args:
-        return render_template("error.html", code=413, title=_("Too much data"),
-                               message=error.description), 413
-    _drain(request.environ.get("wsgi.input"), request.content_length or 0)
-    flash(_("Nothing was imported: %(problems)s", problems=spreadsheets.too_large().problems[0]),
-          "error")
-    return redirect(url_for("admin.signatures", slug=request.view_args["slug"]), code=303)
-
-
-def _drain(stream: BinaryIO | None, length: int, bound: int = 64 * 1024 * 1024) -> None:
-    """Read and drop an unread request body of `length` bytes, unless it is larger than `bound`."""
-    if stream is None or length > bound:
-        return
-    while length > 0:
-        chunk = stream.read(min(length, 65536))
-        if not chunk:
-            return
-        length -= len(chunk)
 
 
 @bp.get("/letters/<slug>/signatures.csv")
@@ -410,6 +258,20 @@ def letter_file(slug: str) -> ResponseReturnValue:
     letter = letter_or_404(slug)
     return Response(letter_files.file_text(letter), mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{letter.slug}.md"'})
+
+
+STATE_LABELS = {"draft": _l("draft"), "collecting": _l("collecting"), "open": _l("open"),
+                "closed": _l("closed")}
+
+
+@bp.app_template_global()
+def state_label(letter: Letter) -> str:
+    """A letter's state (Letter.state) as the organizer pages name it; an open letter past its
+    deadline is "closed (deadline passed)", so that nobody looks for who closed it."""
+    state = letter.state()
+    if state != letter.status:
+        return _("closed (deadline passed)")
+    return str(STATE_LABELS.get(state, state))
 
 
 @bp.app_template_global()

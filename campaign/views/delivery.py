@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -15,23 +16,28 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import (
+    addendum,
     audit,
+    dates,
     delivery,
     moderation,
     renders,
     uploads,
 )
-from ..admin_forms import DeliverForm, LetterheadForm
+from ..admin_forms import AddendumForm, DeliverForm, LetterheadForm, ReopenForm
 from ..database import writing
 from ..errors import (
     DeliveryError,
     DeliveryUnderway,
+    LetterError,
     UploadRejected,
 )
 from ..fields import ActionForm
+from ..models import Delivery, Letter
 from .admin import audit_export, bp, letter_or_404
 from .lists import pdf_answer
 
@@ -95,11 +101,75 @@ def deliver_page(slug: str) -> ResponseReturnValue:
             return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
         letter = letter_or_404(slug)
     status = 422 if request.method == "POST" else 200
+    return _deliver_page(letter, record, form, status)
+
+
+def _deliver_page(letter: Letter, record: Delivery | None, form: LetterheadForm,
+                  status: int = 200, reopen: ReopenForm | None = None,
+                  emailing: AddendumForm | None = None) -> ResponseReturnValue:
+    """The deliver page; after delivery, with the forms that reopen the letter for an addendum
+    and email the addendum (`reopen`, `emailing`: as sent, with their problems)."""
+    if emailing is None:
+        emailing = AddendumForm(formdata=None)
+        emailing.addresses.data = (record.emailed_to if record and record.emailed_to
+                                   else "\n".join(letter.recipient_addresses()))
+    reopen = reopen or ReopenForm(formdata=None)
+    reopen.deadline.description = _("Date and time in the %(zone)s time zone.",
+                                     zone=dates.zone_name())
     return render_template(
         "admin/deliver.html", letter=letter, record=record, form=form, close=DeliverForm(),
         counts=moderation.status_counts(letter), state=renders.state(letter), action=ActionForm(),
         addendum=delivery.addendum_count(letter, record.id) if record else 0,
+        reopen=reopen, emailing=emailing, addendum_ready=addendum.fresh_addendum(letter),
+        last_emailed=addendum.last_emailed(letter) if record else None,
     ), status
+
+
+@bp.post("/letters/<slug>/deliver/reopen")
+def reopen_letter(slug: str) -> ResponseReturnValue:
+    """Reopen a delivered letter for an addendum: explicit (a box to tick), audited."""
+    letter = letter_or_404(slug)
+    record = delivery.delivery_of(letter)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        try:
+            deadline = dates.parse_deadline(form.deadline.data, current_app.config["TZ"])
+            with writing():
+                addendum.reopen(letter, deadline)
+        except LetterError:
+            form.deadline.errors = [_("Give a date and time, such as 2026-06-30 17:00 (%(zone)s "
+                                      "time).", zone=dates.zone_name())]
+        except DeliveryError as exc:
+            form.deadline.errors = [str(exc)]
+        else:
+            flash(_("The letter is open again. Signatories approved from now on go into the "
+                    "addendum; the delivered letter stays as it was delivered."), "success")
+            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+    letter = letter_or_404(slug)
+    return _deliver_page(letter, record, LetterheadForm(obj=letter, formdata=None), 422,
+                         reopen=form)
+
+
+@bp.post("/letters/<slug>/deliver/addendum")
+def email_addendum(slug: str) -> ResponseReturnValue:
+    """Email the addendum, the PDF attached, to the addresses given (the recipients')."""
+    letter = letter_or_404(slug)
+    record = delivery.delivery_of(letter)
+    form = AddendumForm()
+    if form.validate_on_submit():
+        try:
+            with writing():
+                sent = addendum.email(letter, form.addresses.data or "")
+        except DeliveryError as exc:
+            form.addresses.errors = [str(exc)]
+        else:
+            flash(ngettext("The addendum is being emailed to %(num)d address.",
+                           "The addendum is being emailed to %(num)d addresses.", sent),
+                  "success")
+            return redirect(url_for("admin.deliver_page", slug=letter.slug), code=303)
+    letter = letter_or_404(slug)
+    return _deliver_page(letter, record, LetterheadForm(obj=letter, formdata=None), 422,
+                         emailing=form)
 
 
 @bp.post("/letters/<slug>/deliver/close")

@@ -111,17 +111,19 @@ def signers_json(slug: str) -> ResponseReturnValue:
     """The list as JSON, JSON_PAGE_SIZE signatories a page. "count" is always the whole list's;
     a list longer than a page adds "page", "pages" and "next" (the next page's address under
     CAMPAIGN_BASE_URL, or null on the last), so a list of one page reads exactly as before
-    pages existed. Kept per process until the list or the letter changes."""
+    pages existed; "status" is the letter's as of now (Letter.state: "closed" once its deadline
+    passed). Kept per process until the list, the letter or its status changes."""
     stamp, listed = listed_stamped(slug)
     pages = _pages(listed.total, JSON_PAGE_SIZE)
     page = min(page_number(request.args.get("page")), pages)
+    state = stamp.state()  # "open" or "closed" (its deadline passed, say): part of the key
 
     def make() -> str:
         letter = listed_letter(slug)
         rows = listing.page(letter, offset=(page - 1) * JSON_PAGE_SIZE, limit=JSON_PAGE_SIZE,
                             counts=listed.counts)
         payload: dict[str, object] = {
-            "letter": letter.slug, "title": letter.title, "count": listed.total,
+            "letter": letter.slug, "title": letter.title, "status": state, "count": listed.total,
             "signatories": [_text_marked(row, spreadsheets.public_row(
                                 row, contact=letter.show_contact_names))
                             for row in rows]}
@@ -131,7 +133,8 @@ def signers_json(slug: str) -> ResponseReturnValue:
         body = json.dumps(payload, ensure_ascii=False)  # < > & escaped: the same JSON, no tag
         return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
-    key = ("signers.json", stamp.id, stamp.updated_at, listed.revision, page, JSON_PAGE_SIZE)
+    key = ("signers.json", stamp.id, stamp.updated_at, state, listed.revision, page,
+           JSON_PAGE_SIZE)
     return Response(pagecache.PAGES.get(key, make), mimetype="application/json")
 
 
