@@ -191,6 +191,7 @@ def start_postgres():  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         conn.exec_driver_sql("CREATE DATABASE bench")
         conn.exec_driver_sql("CREATE DATABASE bench_render")
+        conn.exec_driver_sql("CREATE DATABASE bench_moderation")
     engine.dispose()
     return cluster
 
@@ -210,11 +211,11 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
-    parser.add_argument("--only", choices=["http", "render", "csv", "pdf"],
+    parser.add_argument("--only", choices=["http", "moderation", "render", "csv", "pdf"],
                         help="run one section")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL run")
     args = parser.parse_args()
-    if args.only in (None, "http", "render"):
+    if args.only in (None, "http", "moderation", "render"):
         ensure_wrk()  # before anything slow: it may have to be installed, or be missing
     tmp = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     rows: list[Row] = []
@@ -229,6 +230,16 @@ def main() -> None:
             if cluster is not None:
                 rows += bench_http("postgresql", cluster.url("bench"), tmp / "postgresql",
                                    args.quick)
+        if args.only in (None, "moderation"):
+            from moderation_bench import bench_moderation
+
+            rows += bench_moderation("sqlite", f"sqlite:///{tmp / 'moderation.sqlite3'}",
+                                     tmp / "moderation-sqlite", args.quick)
+            if cluster is None and not args.no_postgres:
+                cluster = start_postgres()
+            if cluster is not None:
+                rows += bench_moderation("postgresql", cluster.url("bench_moderation"),
+                                         tmp / "moderation-postgresql", args.quick)
         if args.only in (None, "render"):
             from render_bench import bench_render
 

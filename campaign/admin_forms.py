@@ -22,12 +22,16 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
+from wtforms.widgets import DateTimeLocalInput
 
 from .fields import (
     SIGNER_CHOICES,
     STRIP,
+    VISIBLE,
+    AddressField,
     Form,
 )
+from .forms import SignForm
 from .i18n import LANGUAGES, _l
 from .models import LETTER_STATUSES
 from .text import SLUG_RE
@@ -58,21 +62,19 @@ class LetterForm(Form):
                               description=_l("The addressee block, one line each."))
     body = TextAreaField(_l("Letter (Markdown)"),
                          validators=[DataRequired(), Length(max=100_000)])
-    deadline = StringField(
-        _l("Deadline"), validators=[Optional(), Length(max=40)], filters=STRIP,
-        description=_l("A date (the end of that day) or a date and time, e.g. 2026-06-30 or "
-                       "2026-06-30 17:00. Empty for none."),
-    )
+    # a date and time in the campaign's time zone, which the view names in the description;
+    # text, read by the view (dates.parse_deadline), so that a browser without the picker can
+    # type "2026-06-30" or "2026-06-30 17:00" too
+    deadline = StringField(_l("Deadline"), validators=[Optional(), Length(max=40)],
+                           filters=STRIP, widget=DateTimeLocalInput())
     status = SelectField(_l("Status"),
                          choices=[SelectChoice(s, STATUS_LABELS.get(s, s.capitalize()))
                                   for s in LETTER_STATUSES])
-    publish_at = StringField(
-        _l("Opens to the public at"), validators=[Optional(), Length(max=40)], filters=STRIP,
-        description=_l("For a collecting letter: when its count and list become public by "
-                       "themselves, e.g. 2026-06-01 09:00. Empty: when you open it by hand."),
-    )
-    language = StringField(_l("Language"), default="en",
-                           validators=[DataRequired(), Length(max=16)], filters=STRIP)
+    publish_at = StringField(_l("Opens to the public at"),
+                             validators=[Optional(), Length(max=40)], filters=STRIP,
+                             widget=DateTimeLocalInput())
+    # the interface's languages and the letter's own (the view sets the choices)
+    language = SelectField(_l("Language"), default="en")
     signers = SelectField(_l("Who can sign"), choices=SIGNER_CHOICES, default="organizations",
                           description=_l("Individuals sign with their name; an affiliation they "
                                          "give is listed for identification only."))
@@ -216,3 +218,68 @@ class LanguageForm(Form):
         SelectChoice("", _l("My browser's")),
         *(SelectChoice(code, name) for code, name in LANGUAGES.items())])
     submit = SubmitField(_l("Change"))
+
+
+class ReopenForm(Form):
+    """Reopen a delivered letter for an addendum: an explicit step, never the status field."""
+
+    deadline = StringField(_l("New deadline"), validators=[Optional(), Length(max=40)],
+                           filters=STRIP, widget=DateTimeLocalInput())
+    confirm = BooleanField(
+        _l("Reopen it: the delivered letter stays as it was delivered, and signatories approved "
+           "from now on go into the addendum"),
+        validators=[DataRequired(_l("Tick this box to confirm."))])
+    submit = SubmitField(_l("Reopen for an addendum"))
+
+
+class AddendumForm(Form):
+    """Email the addendum (those listed since delivery) to the letter's recipients."""
+
+    addresses = TextAreaField(_l("Send the addendum to"), validators=[Length(max=20_000)],
+                              description=_l("One address a line."))
+    confirm = BooleanField(_l("I have checked the addendum: email it now"),
+                           validators=[DataRequired(_l("Tick this box to confirm."))])
+    submit = SubmitField(_l("Email the addendum"))
+
+
+class SignatureForm(Form):
+    """An organizer's edit of a signature (signature_edits.edit): every field they may change.
+    The view sets the scopes the letter takes, and drops the email and phone for a role
+    without the contact details."""
+
+    organization = StringField(_l("Name as submitted"),
+                               validators=[DataRequired(), Length(max=300)], filters=VISIBLE,
+                               description=_l("The organization's name (a person's, for an "
+                                              "individual), as the signer wrote it."))
+    display_name = StringField(_l("Shown as"), validators=[Optional(), Length(max=300)],
+                               filters=VISIBLE,
+                               description=_l("How the public list shows the name. Empty: as "
+                                              "submitted."))
+    contact_name = StringField(_l("Contact name"), validators=[Optional(), Length(max=200)],
+                               filters=VISIBLE)
+    contact_title = StringField(_l("Contact's title or role"),
+                                validators=[Optional(), Length(max=200)], filters=VISIBLE)
+    email = AddressField(_l("Email"), validators=[Optional(), Length(max=254)], filters=STRIP,
+                         description=_l("Never shown publicly. Empty: none."))
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)], filters=STRIP)
+    website = SignForm.website
+    city = SignForm.city
+    region = SignForm.region
+    country = StringField(_l("Country"), validators=[Optional(), Length(max=120)],
+                          filters=STRIP,
+                          description=_l("A country's name or code, such as United States or "
+                                         "MX."))
+    scope = SelectField(_l("Listed among"))
+    affiliation = StringField(_l("Affiliation"), validators=[Optional(), Length(max=300)],
+                              filters=VISIBLE,
+                              description=_l("An individual's, listed with their name for "
+                                             "identification only."))
+    submit = SubmitField(_l("Save changes"))
+
+
+class MergeForm(Form):
+    """Merge another signature of the letter (`other`, its number) into the one in the address:
+    that one stays, the other is deleted (signature_edits.merge)."""
+
+    other = StringField(validators=[DataRequired(), Length(max=20)])  # exactly as sent
+    fill_blanks = BooleanField(_l("Fill the blank fields of the one kept from the other"))

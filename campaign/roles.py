@@ -14,11 +14,12 @@ The capabilities:
               imports, PDF, letter file, delivery and updates pages
   contacts    signers' email addresses and phone numbers: on the Signatures page, the contacts
               CSV and the delivery package
-  moderate    approve, reject, rename, release held ones, withdraw as asked, import
+  moderate    approve, reject, rename, release or discard held ones, withdraw as asked, import
   edit        the text and settings, open to the public, the letterhead and recipients, remind
               signers of an earlier text, make the PDF again
   updates     send updates to the signers
-  deliver     close the letter and deliver it, retry a delivery
+  deliver     close the letter and deliver it, retry a delivery, reopen it for an addendum and
+              email the addendum
   roles       who organizes the letter: give, change and take away roles, invite by email
   partners    the letter's partners and their links
 """
@@ -105,13 +106,20 @@ ENDPOINTS: dict[str, Need] = {
     "admin.decide_many": Need(None, "moderate"),
     "admin.rename": Need(None, "moderate"),
     "admin.withdraw": Need(None, "moderate"),
+    "admin.edit_signature": Need("moderate", "moderate"),
+    "admin.merge_signature": Need(None, "moderate"),
     "admin.import_signatures": Need(None, "moderate"),
+    "admin.import_preview": Need("moderate"),
+    "admin.import_confirm": Need(None, "moderate"),
+    "admin.import_cancel": Need(None, "moderate"),
     "admin.remind_reconsent": Need(None, "edit"),
     "admin.open_letter": Need(None, "edit"),
     "admin.refresh_pdf": Need(None, "edit"),
     "admin.deliver_page": Need("read", "edit"),
     "admin.close_and_deliver": Need(None, "deliver"),
     "admin.retry_delivery": Need(None, "deliver"),
+    "admin.reopen_letter": Need(None, "deliver"),
+    "admin.email_addendum": Need(None, "deliver"),
     "updates.updates_page": Need("read", "updates"),
     "admin.partners_page": Need("read", "partners"),
     "admin.add_partner": Need(None, "partners"),

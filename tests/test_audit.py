@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, insert, select, update
 from support import form_fields, submit
+from support_life import delivered_with_addendum
 from werkzeug.datastructures import FileStorage
 
 from campaign import (
@@ -120,6 +121,7 @@ def world(make_letter, make_signature):  # type: ignore[no-untyped-def]
         roles.grant(letter, colleague, roles.parse_role(letter, "viewer"))
         colleague_id = colleague.id
     db.session.expire_all()
+    delivered_with_addendum(make_letter, make_signature, "delivered-one")  # reopen, addendum
     return {"letter": letter, "ids": ids, "collecting": collecting, "failed": failed,
             "colleague": colleague_id}
 
@@ -167,15 +169,44 @@ def rename(admin: Any, w: dict[str, Any]) -> None:
          {"display_name": "The Listed Group"})
 
 
+def edit_signature(admin: Any, w: dict[str, Any]) -> None:
+    response = submit(admin, f"{ADMIN}/signatures/{w['ids']['Pending One']}/edit",
+                      {"city": "Flagstaff", "email": "changed@example.org",
+                       "phone": "+1 555 0111"}, "Save changes")
+    assert response.status_code == 303, response.status_code
+
+
+def merge_signature(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, f"{ADMIN}/signatures/{w['ids']['Bulk A']}/merge",
+         {"other": str(w["ids"]["Bulk B"]), "fill_blanks": "y"})
+
+
 def withdraw(admin: Any, w: dict[str, Any]) -> None:
     post(admin, f"{ADMIN}/signatures/{w['ids']['Leaving Group']}/withdraw")
 
 
+def upload_file(admin: Any, data: bytes, name: str) -> str:
+    """Upload a spreadsheet: the address of its preview (nothing is imported yet)."""
+    response = post(admin, f"{ADMIN}/signatures/import",
+                    {"file": FileStorage(io.BytesIO(data), name)},
+                    content_type="multipart/form-data")
+    assert "/imports/preview/" in response.headers["Location"]
+    return str(response.headers["Location"])
+
+
 def import_file(admin: Any, w: dict[str, Any]) -> None:
     data = b"organization,email,phone\nImported Union,union@imported.example.org,+1 555 0111\n"
-    post(admin, f"{ADMIN}/signatures/import",
-         {"file": FileStorage(io.BytesIO(data), "partners.csv")},
-         content_type="multipart/form-data")
+    post(admin, upload_file(admin, data, "partners.csv"))  # the preview's Confirm
+
+
+def import_another(admin: Any, w: dict[str, Any]) -> None:
+    data = b"Org name;E-mail\nAnother Union;another@imported.example.org\n"
+    post(admin, upload_file(admin, data, "more.csv"))
+
+
+def set_import_aside(admin: Any, w: dict[str, Any]) -> None:
+    data = b"organization\nSet Aside Union\n"
+    post(admin, upload_file(admin, data, "aside.csv") + "/cancel")
 
 
 def retry_mail(admin: Any, w: dict[str, Any]) -> None:
@@ -211,6 +242,16 @@ def retry_delivery(admin: Any, w: dict[str, Any]) -> None:
 
 def close(admin: Any, w: dict[str, Any]) -> None:
     post(admin, f"{ADMIN}/deliver/close", {"confirm": "y", "notify": ""})
+
+
+def email_addendum(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, "/admin/letters/delivered-one/deliver/addendum",
+         {"addresses": "director@agency.example.gov", "confirm": "y"})
+
+
+def reopen(admin: Any, w: dict[str, Any]) -> None:
+    post(admin, "/admin/letters/delivered-one/deliver/reopen",
+         {"deadline": "2199-01-01T12:00", "confirm": "y"})
 
 
 def partner_id() -> int:
@@ -261,7 +302,11 @@ WALK: dict[str, tuple[Callable[[Any, dict[str, Any]], None], tuple[str, ...]]] =
     "admin.decide_many": (bulk, ("signature.approve", "signature.release")),
     "admin.rename": (rename, ("signature.rename",)),
     "admin.withdraw": (withdraw, ("signature.withdraw",)),
+    "admin.edit_signature": (edit_signature, ("signature.edit",)),
+    "admin.merge_signature": (merge_signature, ("signature.merge",)),
     "admin.import_signatures": (import_file, ("signatures.import",)),
+    "admin.import_confirm": (import_another, ("signatures.import",)),
+    "admin.import_cancel": (set_import_aside, ()),  # nothing changes: nothing to record
     "admin.outbox_retry": (retry_mail, ("outbox.retry",)),
     "admin.refresh_pdf": (refresh, ("letter.pdf_refresh",)),
     "admin.deliver_page": (letterhead, ("letter.letterhead", "letter.recipients")),
@@ -277,6 +322,8 @@ WALK: dict[str, tuple[Callable[[Any, dict[str, Any]], None], tuple[str, ...]]] =
     "admin.delete_translation": (delete_translation, ("letter.translation.delete",)),
     "admin.choose_language": (choose_language, ("organizer.language",)),
     "admin.close_and_deliver": (close, ("letter.status", "delivery.request")),
+    "admin.email_addendum": (email_addendum, ("delivery.addendum",)),
+    "admin.reopen_letter": (reopen, ("letter.reopen",)),
 }
 
 
@@ -436,9 +483,7 @@ def test_a_background_import_is_recorded_when_it_ends_under_its_organizer(admin,
     make_letter()
     data = "organization\n" + "".join(f"Group {n}\n" for n in range(5))
     first = last_id()
-    response = post(admin, f"{ADMIN}/signatures/import",
-                    {"file": FileStorage(io.BytesIO(data.encode()), "big.csv")},
-                    content_type="multipart/form-data")
+    response = post(admin, upload_file(admin, data.encode(), "big.csv"))  # and confirm it
     assert "/imports/" in response.headers["Location"]
     assert entries_since(first) == []  # queued: nothing is imported yet
     while imports.run_due():

@@ -27,10 +27,11 @@ from test_hostile import GENERATED, HOSTILE, VALID, hostile_text
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from campaign import accounts, letters, signing, text
+from campaign import accounts, import_previews, letters, signing, text
 from campaign.database import writing
 from campaign.extensions import db
 from campaign.models import (
+    ImportWaiting,
     Letter,
     LetterUpdate,
     OrganizerSession,
@@ -55,8 +56,10 @@ SIGNER_PHONE = "+1 555 0199"
 FORBIDDEN = {"Cc", "Cs"}  # control characters (NUL among them) and lone surrogates
 ALLOWED_CONTROLS = "\n\t"
 RAW_MARKUP = ("<script>alert(", "<img src=x")
-# Tables that change on their own while an organizer browses: the session's last use, limits.
-VOLATILE = {OrganizerSession.__tablename__, RateEvent.__tablename__}
+# Tables that change on their own while an organizer browses: the session's last use, limits;
+# and the uploads kept for their preview (an upload keeps one until it is confirmed or expires).
+VOLATILE = {OrganizerSession.__tablename__, RateEvent.__tablename__,
+            ImportWaiting.__tablename__}
 
 
 # ------------------------------------------------------------------ the site
@@ -306,10 +309,14 @@ COVERED = {
     "admin.history": "get", "admin.history_csv": "get", "admin.letter_file": "get",
     "admin.decide_one": "paths", "admin.decide_many": "bulk", "admin.rename": "rename",
     "admin.import_signatures": "import", "admin.import_progress": "get",
+    "admin.import_preview": "get", "admin.import_confirm": "import",
+    "admin.import_cancel": "import",
     "admin.export_csv": "get", "admin.outbox_page": "get", "admin.outbox_retry": "retry",
     "admin.export_pdf": "get", "admin.refresh_pdf": "referrer",
     "admin.deliver_page": "letterhead", "admin.close_and_deliver": "deliver",
     "admin.retry_delivery": "deliver", "admin.delivery_package": "get",
+    # test_letter_life.py: test_reopen_and_addendum_forms_take_hostile_values_without_a_5xx
+    "admin.reopen_letter": "letter life", "admin.email_addendum": "letter life",
     "auth.login_page": "login", "auth.logout": "logout",
     "updates.updates_page": "update form",
     "admin.partners_page": "get", "admin.add_partner": "partner form",
@@ -317,6 +324,7 @@ COVERED = {
     "organizers.page": "organizers forms", "organizers.change": "organizers forms",
     "admin.translations_page": "translation form", "admin.delete_translation": "translation form",
     "admin.choose_language": "language form",
+    "admin.edit_signature": "signature form", "admin.merge_signature": "signature form",
     "invitation.accept": "invitation form",
 }
 BAD_SLUGS = ["", "UPPER", "a--b", "-a", "a" * 81, "a" * 10_240, "\x00", f"{SLUG}\x00", "\ud800",
@@ -337,8 +345,14 @@ def test_every_organizer_address_is_covered_here(site):
 
 def example_paths(site: Site) -> dict[str, str]:
     """A working address of each GET rule of the organizer pages."""
+    from campaign.models import Organizer as Account
+
     with site.context():
         signature = signature_ids(site, "pending")[0]
+        staff = db.session.scalar(select(Account.id).where(Account.email == ORGANIZER))
+    with site.context(), writing():
+        file = import_previews.readable("signers.csv", b"organization\nHarbor Union\n")
+        waiting = import_previews.keep(letters.get_letter(SLUG), staff, file, False)
     return {
         "admin.letters_page": "/admin/", "admin.new_letter": "/admin/letters/new",
         "admin.edit_letter": f"/admin/letters/{SLUG}/edit",
@@ -348,6 +362,7 @@ def example_paths(site: Site) -> dict[str, str]:
         "admin.letter_file": f"/admin/letters/{SLUG}/letter.md",
         "admin.signatures": f"/admin/letters/{SLUG}/signatures",
         "admin.import_progress": f"/admin/letters/{SLUG}/imports/{signature}",
+        "admin.import_preview": f"/admin/letters/{SLUG}/imports/preview/{waiting.token}",
         "admin.export_csv": f"/admin/letters/{SLUG}/signatures.csv",
         "admin.outbox_page": "/admin/outbox",
         "admin.export_pdf": f"/admin/letters/{SLUG}/letter.pdf",
@@ -357,6 +372,7 @@ def example_paths(site: Site) -> dict[str, str]:
         "updates.updates_page": f"/admin/letters/{SLUG}/updates",
         "admin.partners_page": f"/admin/letters/{SLUG}/partners",
         "admin.translations_page": f"/admin/letters/{SLUG}/translations",
+        "admin.edit_signature": f"/admin/letters/{SLUG}/signatures/{signature}/edit",
         "organizers.page": f"/admin/letters/{SLUG}/organizers",
         "invitation.accept": "/invitation/no-such-invitation",
     }
@@ -850,11 +866,27 @@ def hostile_csvs() -> dict[str, bytes]:
 HOSTILE_CSVS = hostile_csvs()
 
 
+def through_preview(site: Site, organizer: Organizer, response: TestResponse,
+                    before: dict[str, Any], what: str) -> TestResponse:
+    """An upload's answer, or, when it leads to a preview (which must have changed nothing),
+    the answer to a confirmation of it (sent even when the preview, naming problems, offers no
+    Confirm button: the confirmation checks every row again)."""
+    location = response.headers.get("Location", "")
+    if response.status_code != 303 or "/imports/preview/" not in location:
+        return response
+    preview = organizer.get(urlsplit(location).path, hostile=False)
+    assert preview.status_code == 200, (what, preview.status_code)
+    assert_escaped(preview.get_data(as_text=True), what)
+    assert changes(before, snapshot(site)) == [], f"{what}: the preview wrote"
+    return organizer.post(urlsplit(location).path, {})
+
+
 @pytest.mark.parametrize("kind", list(HOSTILE_CSVS))
 def test_an_import_refuses_a_hostile_spreadsheet_whole_or_stores_it_clean(site, organizer, kind):
     before = snapshot(site)
     response = organizer.upload(f"/admin/letters/{SLUG}/signatures/import", {},
                                 {"file": (HOSTILE_CSVS[kind], "signers.csv")})
+    response = through_preview(site, organizer, response, before, f"import {kind}")
     verdict, html = judge(site, organizer, response, before, f"import {kind}")
     assert response.status_code == 303, response.status_code
     if verdict == "accepted":
@@ -877,6 +909,7 @@ def test_an_import_refuses_hostile_upload_names_and_oversized_files(site, organi
         before = snapshot(site)
         response = organizer.upload(f"/admin/letters/{SLUG}/signatures/import", {},
                                     {"file": (content, filename)})
+        response = through_preview(site, organizer, response, before, f"import {filename[:20]}")
         verdict, _ = judge(site, organizer, response, before, f"import name {filename[:20]!r}")
         assert response.status_code == 303
         if verdict == "accepted":  # an ordinary spreadsheet, whatever its name: undo it
@@ -1035,6 +1068,52 @@ def test_the_translation_form_refuses_or_stores_clean_every_hostile_value(site, 
         before = snapshot(site)
         assert organizer.post(path, {}).status_code == 404, path
         assert changes(before, snapshot(site)) == []
+
+
+SIGNATURE_FIELDS = ["organization", "display_name", "contact_name", "contact_title", "email",
+                    "phone", "website", "city", "region", "country", "scope", "affiliation"]
+
+
+def test_the_signature_form_refuses_or_stores_clean_every_hostile_value(site, organizer):
+    target = signature_ids(site, "approved")[-1]
+    path = f"/admin/letters/{SLUG}/signatures/{target}/edit"
+    with site.context():
+        kept = db.session.execute(select(Signature.__table__)
+                                  .where(Signature.id == target)).one()._asdict()
+    page = organizer.get(path, hostile=False).get_data(as_text=True)
+    values = form_fields(page, "Save changes")[1]
+    assert set(SIGNATURE_FIELDS) <= set(values)
+    for field in SIGNATURE_FIELDS:
+        for kind, value in HOSTILE.items():
+            before = snapshot(site)
+            response = organizer.post(path, {**values, field: value})
+            verdict, html = judge(site, organizer, response, before, f"edit {field}={kind}")
+            assert response.status_code in (303, 422), (field, kind, response.status_code)
+            if response.status_code == 422:
+                assert errors_shown(html), f"{field}={kind}: refused without a message"
+            if verdict == "accepted":
+                with site.context():
+                    row = db.session.execute(select(Signature.__table__)
+                                             .where(Signature.id == target)).one()._asdict()
+                assert dirty(row, Signature.__table__) == [], (field, kind)
+                assert row["organization"].strip() and row["scope"] == "local"
+    with site.context(), writing():  # as it was, for the other tests
+        db.session.execute(update(Signature).where(Signature.id == target).values(
+            **{k: v for k, v in kept.items() if k != "id"}))
+    assert_escaped(organizer.get(f"/letters/{SLUG}/signers", hostile=False)
+                   .get_data(as_text=True), "the public list")
+
+
+def test_merging_refuses_hostile_choices_and_changes_nothing(site, organizer):
+    target = signature_ids(site, "pending")[0]
+    [foreign] = signature_ids(site, "approved", slug=DELIVER)
+    path = f"/admin/letters/{SLUG}/signatures/{target}/merge"
+    for value in [*HOSTILE.values(), *BAD_IDS, str(target), str(foreign)]:
+        for extra in ({}, {"fill_blanks": value}):
+            before = snapshot(site)
+            response = organizer.post(path, {"other": value, **extra})
+            verdict, _ = judge(site, organizer, response, before, f"merge other={value[:20]!r}")
+            assert response.status_code == 303 and verdict == "refused", value[:20]
 
 
 def test_the_language_form_keeps_only_a_known_language(site, organizer):

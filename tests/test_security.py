@@ -23,13 +23,14 @@ def world(make_letter, make_signature, organizer) -> dict[str, Any]:  # type: ig
     letter = make_letter()
     make_letter(slug="quiet-draft", title="Quiet Draft", status="draft")
     pending = make_signature(letter, status="pending", organization="Pending Workers Guild")
-    make_signature(letter, status="approved", organization="Approved Tenants Union")
+    approved = make_signature(letter, status="approved", organization="Approved Tenants Union")
     unconfirmed = make_signature(letter, status="unconfirmed", organization="New Farmworkers")
     with writing():
         partner = partners.add(letter, "casa", "CASA de Maryland")
     return {"slug": letter.slug, "signature_id": pending.id, "verb": "approve",
             "token": tokens.make_token(unconfirmed), "filename": "style.css",
-            "import_id": 1, "partner_id": partner.id, "organizer_id": 1, "language": "es"}
+            "import_id": 1, "partner_id": partner.id, "organizer_id": 1, "language": "es",
+            "other": approved.id}
 
 
 def path_of(rule: Rule, values: dict[str, Any]) -> str:
@@ -59,11 +60,14 @@ def snapshot() -> dict[str, list[str]]:
 # Data that would change something if any organizer POST accepted it.
 CHANGES = {"title": "Changed By A Stranger", "body": "Changed.", "status": "closed",
            "language": "en", "display_name": "Renamed By A Stranger", "verb": "approve",
-           "tab": "pending", "approved": "y"}
+           "tab": "pending", "approved": "y", "organization": "Renamed By A Stranger",
+           "city": "Changed By A Stranger", "fill_blanks": "y", "confirm": "y",
+           "deadline": "2199-01-01T12:00", "addresses": "stranger@example.net"}
 
 
 def changes_for(world: dict[str, Any]) -> dict[str, Any]:
-    return {**CHANGES, "ids": [str(world["signature_id"])], "slug": world["slug"]}
+    return {**CHANGES, "ids": [str(world["signature_id"])], "slug": world["slug"],
+            "other": str(world["other"])}  # merged into the signature of the address
 
 
 # ------------------------------------------------------------------ organizer pages

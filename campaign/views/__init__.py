@@ -18,12 +18,15 @@ from . import (
     delivery,  # noqa: F401 - the signed letter's organizer pages, on the admin blueprint
     embed,
     history,  # noqa: F401 - versions and history, on the admin blueprint
+    imports,  # noqa: F401 - a spreadsheet's upload, preview and import (admin blueprint)
     lists,  # noqa: F401 - the public list, its exports and PDFs, on the public blueprint
     mail,  # noqa: F401 - the Mail page, on the admin blueprint
+    moderation,  # noqa: F401 - the moderation work queue, on the admin blueprint
     organizers,
     partners,  # noqa: F401 - the Partners page's routes, on the admin blueprint
     public,
     reconsent,
+    signature_edit,  # noqa: F401 - editing and merging a signature, on the admin blueprint
     signer,
     translations,  # noqa: F401 - a letter's translations, an organizer's language (admin blueprint)
     updates,
