@@ -87,8 +87,8 @@ def _written(template: str, subject: str, **context: Any) -> Written:
 
 def _signature(signature_id: int) -> Signature:
     signature = db.session.get(Signature, signature_id)
-    if signature is None:
-        raise Unwritable(f"signature {signature_id} no longer exists")
+    if signature is None:  # merged into another, or discarded as held spam, since it was queued
+        raise Skip(f"signature {signature_id} no longer exists")
     return signature
 
 

@@ -33,7 +33,9 @@ from campaign.extensions import db
 # module's tests stay on one worker (--dist loadscope), and one handed out last would run alone
 # while the other workers wait.
 SLOW_FIRST = ("test_under_render.py", "test_faults.py", "test_hostile_organizer.py",
-              "test_coalition_browser.py", "test_languages_browser.py", "test_concurrency.py")
+              "test_coalition_browser.py", "test_languages_browser.py", "test_concurrency.py",
+              "test_letter_life.py", "test_letter_life_browser.py", "test_moderation_browser.py",
+              "test_accessibility_browser.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -137,9 +137,14 @@ def outbox_count(site: Site) -> int:
         return int(db.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
 
 
+WERKZEUG_FORM_ERRORS = "werkzeug.url_quote"  # registered by werkzeug.urls, imported by Flask
+
+
 def stored(site: Site, email: str) -> dict[str, Any] | None:
     """The stored row of a signature, as plain values, or None."""
-    as_received = email.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # as werkzeug
+    # as werkzeug reads a form: bytes that are not UTF-8 stay percent-escaped (its own error
+    # handler), so a lone surrogate arrives as "%ED%A0%80", an address the app may keep
+    as_received = email.encode("utf-8", "surrogatepass").decode("utf-8", WERKZEUG_FORM_ERRORS)
     with site.context():
         try:
             address = text.normalize_email(as_received)
