@@ -34,6 +34,7 @@ from campaign.extensions import db
 # while the other workers wait.
 SLOW_FIRST = ("test_under_render.py", "test_faults.py", "test_hostile_organizer.py",
               "test_coalition_browser.py", "test_languages_browser.py", "test_concurrency.py",
+              "test_delivery.py", "test_hardening.py", "test_hostile.py", "test_roles.py",
               "test_letter_life.py", "test_letter_life_browser.py", "test_moderation_browser.py",
               "test_accessibility_browser.py")
 

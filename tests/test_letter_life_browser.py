@@ -103,6 +103,7 @@ def test_the_status_follows_a_deadline_that_passes_during_the_test(
     expect(visitor.get_by_role("button", name="Sign")).to_be_visible()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # HTML and layout only
 def test_the_preview_sits_beside_the_editor_on_a_desktop_and_above_it_on_a_phone(
         browse, base_url, make_letter, organizer):  # noqa: F811
     make_letter()
@@ -127,6 +128,7 @@ def test_the_preview_sits_beside_the_editor_on_a_desktop_and_above_it_on_a_phone
             page.evaluate("window.innerWidth")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # HTML and layout only
 def test_the_after_delivery_forms_and_the_preview_pass_axe_at_both_sizes(
         browse, base_url, make_letter, make_signature, organizer):  # noqa: F811
     make_letter(slug="with-preview")
