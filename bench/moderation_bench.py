@@ -68,7 +68,7 @@ def bench_moderation(database: str, url: str, folder: Path, quick: bool) -> list
     server.cli("init-db")
     slug = server.add_letter("bench-moderation")
     seed_signatories(server, slug, count)
-    server.sql("UPDATE signature SET status = 'pending' WHERE id % 2 = 0")
+    server.sql("UPDATE signature SET status = 'pending' WHERE id - (id / 2) * 2 = 0")
     server.start()
     wrk = Wrk(server.port)
     rows: list[tuple[str, ...]] = []
