@@ -190,11 +190,16 @@ class Page(NamedTuple):
 
 
 def page(letter: Letter, chosen: Filters, partner_id: int | None = None, *,
-         contacts: bool = False) -> Page:
-    """One page of the signatures `chosen` selects; a number past the last page shows the last."""
+         contacts: bool = False, tab_counts: Mapping[str, int] | None = None) -> Page:
+    """One page of the signatures `chosen` selects; a number past the last page shows the last.
+    A whole tab's total is its count in `tab_counts` (moderation.status_counts, read for the
+    tabs anyway): only a search or a filter is counted again."""
     conditions = where(letter, chosen, partner_id, contacts=contacts)
-    total = int(db.session.scalar(select(func.count()).select_from(Signature)
-                                  .where(*conditions)) or 0)
+    if tab_counts is not None and not chosen.narrowed:
+        total = tab_counts[chosen.status]
+    else:
+        total = int(db.session.scalar(select(func.count()).select_from(Signature)
+                                      .where(*conditions)) or 0)
     pages = max(1, -(-total // chosen.size))
     number = min(chosen.page, pages)
     rows = db.session.scalars(select(Signature).where(*conditions).order_by(*order(chosen))

@@ -330,6 +330,10 @@ class Signature(Model):
 
 Index("ix_signature_ip", Signature.letter_id, Signature.ip_hash, Signature.created_at)
 Index("ix_signature_partner", Signature.letter_id, Signature.partner_id, Signature.status)
+# the moderation queue: its tabs' counts read this index alone, and a tab's oldest first come in
+# its order (moderation.status_counts, moderation_queue.page)
+Index("ix_signature_queue", Signature.letter_id, Signature.status, Signature.held,
+      Signature.created_at)
 # listing.earlier_counts: a letter's signatures of versions before its latest change, without
 # reading the rest of its list
 Index("ix_signature_version", Signature.letter_id, Signature.version_id)

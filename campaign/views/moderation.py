@@ -54,12 +54,14 @@ def signatures(slug: str) -> str:
     chosen = moderation_queue.parse(request.args)
     partner_id = _partner_id(letter, chosen)
     contacts = roles.can(letter, "contacts")
-    shown = moderation_queue.page(letter, chosen, partner_id, contacts=contacts)
+    counts = moderation.status_counts(letter, partner_id)
+    shown = moderation_queue.page(letter, chosen, partner_id, contacts=contacts,
+                                  tab_counts=counts)
     found = moderation_queue.matches(letter, shown.rows, partner_id)
     every_partner = partners.all_for(letter)
     return render_template(
         "admin/signatures.html", letter=letter, page=shown, chosen=chosen, tab=chosen.status,
-        tabs=TABS, counts=moderation.status_counts(letter, partner_id),
+        tabs=TABS, counts=counts,
         partners=every_partner, partner_names={p.id: p.name for p in every_partner},
         shown_partner=next((p for p in every_partner if p.id == partner_id), None),
         scoped=roles.partner_scope(letter) is not None, matches=found,
