@@ -1,7 +1,8 @@
 """The tables, by job: letters.py (organizers and their sessions, letters, versions,
-signatures, the counts of those listed, deliveries), work.py (what the workers do and keep: the
-outbox, rate events, uploads, render jobs, imports and the uploads waiting for their
-preview's confirmation, PDFs) and columns.py (moments in UTC).
+signatures, the counts of those listed), records.py (deliveries, signers' links, updates to
+signers, the audit log), coalition.py (partners, roles, invitations, share images), work.py
+(what the workers do and keep: the outbox, rate events, uploads, render jobs, imports and the
+uploads waiting for their preview's confirmation, PDFs) and columns.py (moments in UTC).
 Everything is imported from here."""
 from .coalition import ROLES, Invitation, LetterRole, Partner, ShareImage
 from .columns import UTCDateTime, utcnow
@@ -13,23 +14,19 @@ from .letters import (
     SIGNATURE_STATUSES,
     SIGNER_KINDS,
     VERSION_KINDS,
-    AuditEntry,
-    DeliveredSignature,
-    Delivery,
     Letter,
     LetterTranslation,
-    LetterUpdate,
     LetterVersion,
     ListedCount,
     Organizer,
     OrganizerSession,
     Signature,
-    SignerLink,
     effective_status,
     past,
     takes_signatures,
     text_hash,
 )
+from .records import AuditEntry, DeliveredSignature, Delivery, LetterUpdate, SignerLink
 from .work import (
     IMPORT_STATUSES,
     PDF_KINDS,
